@@ -1,0 +1,130 @@
+"""Build a loaded `Task` from a catalog task spec: its SFT demonstrations, RL prompts, eval set, reward.
+
+Row selection, for each part (sft, rl, eval) and the (source, split) it draws from:
+1. the split's rows are loaded (built-in generators make as many as the parts need) and put in a
+   seeded order (`seed`, task id, split): the same catalog gives the same rows;
+2. the eval set is the first `eval.size` rows of its split;
+3. SFT and RL take the first `size` rows of their split that are not eval prompts (eval prompts are
+   never trained on, even when eval and training share a split), SFT only rows with a demonstration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from curriculum.seeding import py_rng
+from tasks.base import Record, Reward, TaskKind
+from tasks.registry import REWARDS, SOURCES, load_plugins
+from tasks.rewards import RewardError
+from tasks.sources import SourceError
+
+BUILTIN_DEFAULT_SIZE = 2000  # rows a built-in generator makes for a part whose size is null
+
+
+class TaskBuildError(Exception):
+    """A task cannot be built; `path` is the YAML path inside the task (e.g. ("eval", "split"))."""
+
+    def __init__(self, path: tuple, message: str):
+        self.path = path
+        super().__init__(message)
+
+
+@dataclass
+class DataTask:
+    """A task with its data loaded (implements `tasks.base.Task`)."""
+
+    id: str
+    kind: TaskKind
+    weight: float
+    requires: list[str]
+    sft: list[Record]
+    rl: list[Record]
+    eval: list[Record]
+    reward: Reward
+
+
+def _source_key(spec: Any) -> str:
+    return spec.model_dump_json()
+
+
+def build_task(spec: Any, seed: int, base_dir: Path) -> DataTask:
+    """Load a task's rows and build its reward. Raises TaskBuildError naming the YAML path."""
+    load_plugins()
+    parts = {
+        "sft": (spec.sft.source or spec.source, spec.sft.split, spec.sft.size),
+        "rl": (spec.rl.source or spec.source, spec.rl.split, spec.rl.size),
+        "eval": (spec.eval.source or spec.source, spec.eval.split, spec.eval.size),
+    }
+    where = {name: ((name, "source") if getattr(spec, name).source is not None else ("source",)) for name in parts}
+
+    # How many rows each (source, split) must give: generators make exactly that many.
+    need: dict[tuple[str, str], int] = {}
+    for src, split, size in parts.values():
+        key = (_source_key(src), split)
+        need[key] = need.get(key, 0) + (BUILTIN_DEFAULT_SIZE if size is None else size)
+
+    pools: dict[tuple[str, str], list[Record]] = {}
+
+    def pool(name: str) -> list[Record]:
+        src, split, _ = parts[name]
+        key = (_source_key(src), split)
+        if key not in pools:
+            try:
+                rows = SOURCES[src.kind](src, split, base_dir, seed, need[key])
+            except SourceError as exc:
+                raise TaskBuildError(where[name], str(exc)) from None
+            py_rng(seed, "order", spec.id, split).shuffle(rows)
+            pools[key] = rows
+        return pools[key]
+
+    eval_rows = pool("eval")[: spec.eval.size]
+    if not eval_rows:
+        raise TaskBuildError(("eval", "split"), f"split {spec.eval.split!r} has no rows")
+    held_out = {r.prompt for r in eval_rows}
+
+    def training_rows(name: str, with_completion: bool) -> list[Record]:
+        size = parts[name][2]
+        if size == 0:
+            return []
+        rows = [r for r in pool(name) if r.prompt not in held_out and (r.completion is not None or not with_completion)]
+        if size is None and parts[name][0].kind == "builtin":
+            rows = rows[:BUILTIN_DEFAULT_SIZE]  # a generator has no "all rows"; its pool is shared by the parts
+        if not rows and size is not None:
+            what = "demonstrations (rows with a completion)" if with_completion else "prompts"
+            raise TaskBuildError((name, "size"), f"asked for {size} {what} but split {parts[name][1]!r} has none left")
+        return rows if size is None else rows[:size]
+
+    sft_rows, rl_rows = training_rows("sft", True), training_rows("rl", False)
+    if not sft_rows and not rl_rows:
+        raise TaskBuildError((), "the task has neither SFT demonstrations nor RL prompts")
+
+    reward = _build_reward(spec, base_dir)
+    needs_answer = spec.reward.kind in ("exact", "numeric") or (
+        spec.reward.kind == "regex" and "{answer}" in spec.reward.pattern
+    )
+    if needs_answer:
+        for name, rows in (("rl", rl_rows), ("eval", eval_rows)):
+            missing = sum(r.answer is None for r in rows)
+            if missing:
+                raise TaskBuildError(
+                    ("reward", "kind"), f"{spec.reward.kind} reward needs an answer, but {missing} {name} rows have none"
+                )
+    return DataTask(spec.id, spec.kind, spec.weight, list(spec.requires), sft_rows, rl_rows, eval_rows, reward)
+
+
+def builtin_name_of(spec: Any) -> str | None:
+    """The built-in generator behind a task's RL and eval rows, if they share one; else None."""
+    names = set()
+    for part in (spec.rl, spec.eval):
+        src = part.source or spec.source
+        names.add(src.name if src.kind == "builtin" else None)
+    return names.pop() if len(names) == 1 else None
+
+
+def _build_reward(spec: Any, base_dir: Path) -> Reward:
+    try:
+        return REWARDS[spec.reward.kind](spec.reward, builtin_name_of(spec), base_dir)
+    except RewardError as exc:
+        raise TaskBuildError(("reward",), str(exc)) from None
