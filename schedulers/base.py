@@ -1,0 +1,146 @@
+"""The scheduler's side of the loop: what it sees (`Measurements`), what it returns (`Decision`), and the
+rule that splits a step's rows across tasks (`Mixer`).
+
+A scheduler is `decide(step, measurements) -> Decision` plus `state_dict()` / `load_state_dict()`:
+a pure function of its inputs and its explicit state, so a resumed run decides exactly as an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+SFTWeighting = Literal["none", "phi", "is"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one training step trains on.
+
+    `sft[task]` demonstrations and `rl[task]` prompts (each prompt gets G rollouts), mixed as
+    `(1 - mu) * L_RL + mu * L_SFT`; `sft_weighting` picks token weights on the SFT loss; `why` is one
+    line a person can read.
+    """
+
+    step: int
+    stage: str
+    mu: float
+    sft: dict[str, int]
+    rl: dict[str, int]
+    sft_weighting: SFTWeighting = "none"
+    why: str = ""
+
+    @property
+    def sft_rows(self) -> int:
+        return sum(self.sft.values())
+
+    @property
+    def rl_rows(self) -> int:
+        return sum(self.rl.values())
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a scheduler knows of a task before training."""
+
+    id: str
+    kind: Literal["structured", "creative"]
+    weight: float = 1.0
+    has_sft: bool = True
+    has_rl: bool = True
+    requires: tuple[str, ...] = ()
+
+
+@dataclass
+class Measurements:
+    """What a scheduler sees at a step, built from the run's records (never from hidden state).
+
+    Each history is a list of (step, value) in step order.
+    """
+
+    step: int = 0
+    scores: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # eval/<task>/score
+    entropy: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # eval/<task>/entropy
+    rewards: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # rl/<task>/reward per step
+
+
+class Scheduler(Protocol):
+    """Turns measurements into a decision per step; all its state is in `state_dict()`."""
+
+    def decide(self, step: int, measurements: Measurements) -> Decision: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+class SchedulerError(Exception):
+    """A schedule cannot run on these tasks; the message says why."""
+
+
+class Mixer:
+    """Splits a step's `n` rows across tasks in proportion to their weights (smooth weighted round robin).
+
+    Rounding rule: at each step every eligible task's credit grows by `n * weight / total weight`;
+    then the `n` rows are handed out one at a time to the task with the most credit (ties go to the
+    task listed first in the catalog), each row costing one credit. So every step gets exactly the
+    `n` rows asked for, and after any number of steps each task has had its exact share to within
+    one row, even when `n` is smaller than the number of tasks.
+    """
+
+    def __init__(self, order: list[str]):
+        self.order = list(order)
+        self.credit = {t: 0.0 for t in order}
+
+    def split(self, n: int, weights: dict[str, float]) -> dict[str, int]:
+        if n == 0 or not weights:
+            return {}
+        total = sum(weights.values())
+        for task, w in weights.items():
+            self.credit[task] += n * w / total
+        rank = {t: i for i, t in enumerate(self.order)}
+        out = {t: 0 for t in self.order if t in weights}
+        for _ in range(n):
+            best = max(out, key=lambda t: (self.credit[t], -rank[t]))
+            out[best] += 1
+            self.credit[best] -= 1.0
+        return {t: k for t, k in out.items() if k}
+
+    def state_dict(self) -> dict:
+        return {"credit": dict(self.credit)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.credit = {t: float(state["credit"].get(t, 0.0)) for t in self.order}
+
+
+class BatchMix:
+    """The per-step SFT and RL rows of the mixing schedules: `sft_batch` demonstrations across tasks
+    with demonstrations, `rl_batch` prompts across tasks with prompts, each by task weight."""
+
+    def __init__(self, tasks: list[TaskInfo], sft_batch: int, rl_batch: int):
+        self.sft_weights = {t.id: t.weight for t in tasks if t.has_sft}
+        self.rl_weights = {t.id: t.weight for t in tasks if t.has_rl}
+        self.sft_batch, self.rl_batch = sft_batch, rl_batch
+        self.sft_mixer = Mixer([t.id for t in tasks])
+        self.rl_mixer = Mixer([t.id for t in tasks])
+
+    def check(self, needs_sft: bool, needs_rl: bool) -> None:
+        """Refuse a schedule that asks for rows no task can give."""
+        if needs_sft and self.sft_batch and not self.sft_weights:
+            raise SchedulerError("the schedule asks for SFT rows but no task has demonstrations (rows with a completion)")
+        if needs_rl and self.rl_batch and not self.rl_weights:
+            raise SchedulerError("the schedule asks for RL prompts but no task has RL prompts")
+
+    def sft(self) -> dict[str, int]:
+        return self.sft_mixer.split(self.sft_batch, self.sft_weights)
+
+    def rl(self) -> dict[str, int]:
+        return self.rl_mixer.split(self.rl_batch, self.rl_weights)
+
+    def state_dict(self) -> dict:
+        return {"sft": self.sft_mixer.state_dict(), "rl": self.rl_mixer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.sft_mixer.load_state_dict(state["sft"])
+        self.rl_mixer.load_state_dict(state["rl"])

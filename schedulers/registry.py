@@ -1,0 +1,29 @@
+"""The scheduler registry: schedule kind -> builder `(spec, tasks, total_steps) -> Scheduler`."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from schedulers.base import Scheduler, TaskInfo
+
+SCHEDULERS: dict[str, Callable[[Any, list[TaskInfo], int], Scheduler]] = {}
+
+
+def scheduler(kind: str) -> Callable[[Callable], Callable]:
+    """Register a builder for a schedule kind."""
+
+    def register(fn: Callable) -> Callable:
+        SCHEDULERS[kind] = fn
+        return fn
+
+    return register
+
+
+def load_plugins() -> None:
+    from schedulers import chord, constant, sequential  # noqa: F401
+
+
+def build_scheduler(spec: Any, tasks: list[TaskInfo], total_steps: int) -> Scheduler:
+    """The scheduler for a catalog's `schedule` spec; raises SchedulerError if it cannot run on `tasks`."""
+    load_plugins()
+    return SCHEDULERS[spec.kind](spec, tasks, total_steps)
