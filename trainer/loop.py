@@ -1,0 +1,261 @@
+"""The training loop: one function, read top to bottom.
+
+Per step: the next batch (from the stream); roll out the RL prompts G times; score them;
+group-normalized advantages; the mixed loss `(1 - mu) * L_RL + mu * L_SFT` (each part normalized over
+its own tokens, accumulated over micro-batches); backward; gradient clip; AdamW with the learning-rate
+schedule; a step record. Evaluation after step 0, every `eval_every` steps and at the end;
+checkpoints every `checkpoint_every` steps and at the end. A step with no RL prompts generates
+nothing, so staged SFT costs what SFT costs.
+
+The loop knows nothing of schedulers: `next_batch(step)` gives it data, `log` takes its records and
+saves checkpoints. State is a plain dict (`model`, `optimizer`, `step`) that `log.checkpoint` saves.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import torch
+
+from curriculum.seeding import derive_seed
+from trainer.batch import Batch, EvalSet, RLPrompt
+from trainer.evaluate import evaluate
+from trainer.losses import grpo_loss, group_advantages, mixed_loss, sft_loss
+from trainer.model import Formatter
+from trainer.rollout import Rollouts, completion_logprobs, generate
+from trainer.runtime import Runtime
+from trainer.sft import completion_token_count, sft_logprobs
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """Settings of the loop (built from the catalog's `training` and `evaluation` sections)."""
+
+    steps: int  # optimizer steps in the whole run
+    seed: int  # catalog seed: rollouts draw from a generator seeded by (seed, "rollout", step)
+    lr: float  # peak learning rate
+    weight_decay: float = 0.0
+    warmup_steps: int = 0  # linear warmup of the learning rate
+    lr_decay: str = "constant"  # after warmup: constant | cosine (to 0 at the last step)
+    grad_clip: float | None = 1.0  # max global gradient norm
+    micro_batch: int | None = None  # rows per forward/backward; None = a whole part at once
+    group_size: int = 4  # G rollouts per RL prompt
+    max_new_tokens: int = 40
+    temperature: float = 1.0  # rollout sampling; RL log-probs use the same temperature
+    clip_low: float = 0.2
+    clip_high: float = 0.2
+    kl_coef: float = 0.0  # k3 KL to the starting model (needs `reference`)
+    adv_eps: float = 1e-6
+    eval_every: int = 50  # 0 = evaluate only at the start and the end
+    eval_max_new_tokens: int = 40
+    eval_temperature: float = 1.0
+    eval_batch_size: int = 64
+    checkpoint_every: int = 100  # 0 = only at the end
+
+
+class RunLog(Protocol):
+    """Where the loop's records and checkpoints go (the run directory)."""
+
+    def step(self, record: dict) -> None: ...
+
+    def eval(self, step: int, results: dict[str, dict[str, float]]) -> None: ...
+
+    def checkpoint(self, state: dict) -> None: ...
+
+
+def lr_at(step: int, cfg: FitConfig) -> float:
+    """Linear warmup over `warmup_steps`, then constant or cosine decay to 0 at the last step."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.lr_decay == "cosine":
+        progress = (step - cfg.warmup_steps) / max(cfg.steps - cfg.warmup_steps, 1)
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return cfg.lr
+
+
+def make_optimizer(model: torch.nn.Module, cfg: FitConfig) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def fit(
+    state: dict,
+    fmt: Formatter,
+    next_batch: Callable[[int], Batch],
+    eval_sets: list[EvalSet],
+    cfg: FitConfig,
+    runtime: Runtime,
+    log: RunLog,
+    reference: torch.nn.Module | None = None,
+) -> None:
+    """Train `state["model"]` from `state["step"]` to `cfg.steps`."""
+    model, optimizer = state["model"], state["optimizer"]
+    model.train()
+    if state["step"] == 0:
+        log.eval(0, run_eval(model, fmt, eval_sets, cfg, runtime, 0))
+    while state["step"] < cfg.steps:
+        step, started = state["step"], time.perf_counter()
+        batch = next_batch(step)
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        rollouts = roll_out(model, fmt, batch.rl, cfg, runtime, step) if batch.rl else None
+
+        optimizer.zero_grad(set_to_none=True)
+        sft_part = backward_sft(model, fmt, batch, cfg, runtime) if batch.sft else None
+        rl_part = backward_rl(model, rollouts, batch.mu, cfg, runtime, reference) if rollouts else None
+        max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+        optimizer.step()
+        state["step"] = step + 1
+
+        seconds = time.perf_counter() - started
+        tokens = (sft_part or {}).get("tokens", 0) + (rl_part or {}).get("seq_tokens", 0)
+        record = {
+            "step": step,
+            "stage": batch.stage,
+            "sched/mu": batch.mu,
+            "train/lr": optimizer.param_groups[0]["lr"],
+            "train/loss": mixed_loss(
+                rl_part["loss"] if rl_part else 0.0, sft_part["loss"] if sft_part else 0.0, batch.mu
+            ),
+            "train/sft_loss": sft_part["loss"] if sft_part else None,
+            "train/rl_loss": rl_part["loss"] if rl_part else None,
+            "train/grad_norm": grad_norm,
+            "train/sft_tokens": (sft_part or {}).get("tokens", 0),
+            "train/rl_tokens": (rl_part or {}).get("tokens", 0),
+            **{f"sft/{t}/rows": n for t, n in _count(r.task for r in batch.sft).items()},
+            **{f"rl/{t}/prompts": n for t, n in _count(p.task for p in batch.rl).items()},
+            **(rollouts.stats if rollouts else {}),
+            **({k: v for k, v in rl_part.items() if k.startswith("rl/")} if rl_part else {}),
+            "perf/step_seconds": seconds,
+            "perf/tokens_per_second": tokens / seconds if seconds > 0 else 0.0,
+        }
+        log.step(record)
+        done = state["step"]
+        if done == cfg.steps or (cfg.eval_every and done % cfg.eval_every == 0):
+            log.eval(done, run_eval(model, fmt, eval_sets, cfg, runtime, done))
+        if done == cfg.steps or (cfg.checkpoint_every and done % cfg.checkpoint_every == 0):
+            log.checkpoint(state)
+
+
+def _count(tasks) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for t in tasks:
+        out[t] = out.get(t, 0) + 1
+    return out
+
+
+def run_eval(
+    model: torch.nn.Module, fmt: Formatter, eval_sets: list[EvalSet], cfg: FitConfig, runtime: Runtime, step: int
+) -> dict[str, dict[str, float]]:
+    return evaluate(
+        model,
+        fmt,
+        eval_sets,
+        max_new_tokens=cfg.eval_max_new_tokens,
+        temperature=cfg.eval_temperature,
+        batch_size=cfg.eval_batch_size,
+        generator=runtime.generator(derive_seed(cfg.seed, "eval", step)),
+        autocast=runtime.autocast,
+    )
+
+
+@dataclass
+class ScoredRollouts:
+    rollouts: Rollouts  # N = P * G completions, the G of a prompt adjacent
+    advantages: torch.Tensor  # (N,)
+    stats: dict[str, float]  # rl/reward, rl/<task>/reward, rl/response_len, rl/zero_var_frac
+
+
+def roll_out(
+    model: torch.nn.Module, fmt: Formatter, prompts: list[RLPrompt], cfg: FitConfig, runtime: Runtime, step: int
+) -> ScoredRollouts:
+    """G samples per prompt, their rewards, and group-normalized advantages."""
+    G = cfg.group_size
+    rollouts = generate(
+        model,
+        [p.prompt_ids for p in prompts for _ in range(G)],
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=cfg.temperature,
+        generator=runtime.generator(derive_seed(cfg.seed, "rollout", step)),
+        stop_ids=fmt.stop_ids,
+        pad_id=fmt.pad_id,
+        autocast=runtime.autocast,
+    )
+    texts = [fmt.decode(ids.tolist()) for ids in rollouts.response_ids]
+    rewards = torch.tensor(
+        [p.grade(texts[i * G : (i + 1) * G]) for i, p in enumerate(prompts)], dtype=torch.float32
+    )  # (P, G)
+    advantages = group_advantages(rewards, cfg.adv_eps).reshape(-1).to(rollouts.response_ids.device)  # (N,)
+    stats = {
+        "rl/reward": float(rewards.mean()),
+        "rl/response_len": float(rollouts.lengths.float().mean()),
+        "rl/zero_var_frac": float((rewards.std(dim=1) == 0).float().mean()),
+    }
+    for task in dict.fromkeys(p.task for p in prompts):
+        rows = [i for i, p in enumerate(prompts) if p.task == task]
+        stats[f"rl/{task}/reward"] = float(rewards[rows].mean())
+    return ScoredRollouts(rollouts, advantages, stats)
+
+
+def _slices(n: int, size: int | None) -> list[slice]:
+    size = size or n
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def backward_sft(model: torch.nn.Module, fmt: Formatter, batch: Batch, cfg: FitConfig, runtime: Runtime) -> dict:
+    """Accumulate mu * L_SFT over micro-batches; L_SFT is normalized by the step's SFT token count."""
+    n_tokens = completion_token_count(batch.sft)
+    total = 0.0
+    for part in _slices(len(batch.sft), cfg.micro_batch):
+        with runtime.autocast():
+            logprobs, mask = sft_logprobs(model, batch.sft[part], fmt.pad_id)
+        loss = sft_loss(logprobs, mask, batch.sft_weighting, num_tokens=n_tokens)
+        if batch.mu > 0:
+            (batch.mu * loss).backward()
+        total += loss.item()
+    return {"loss": total, "tokens": n_tokens}
+
+
+def backward_rl(
+    model: torch.nn.Module,
+    scored: ScoredRollouts,
+    mu: float,
+    cfg: FitConfig,
+    runtime: Runtime,
+    reference: torch.nn.Module | None,
+) -> dict:
+    """Accumulate (1 - mu) * L_GRPO over micro-batches; normalized by the step's response token count."""
+    r = scored.rollouts
+    n_tokens = float(r.response_mask.sum())
+    total, sums = 0.0, {"rl/clip_frac": 0.0, "rl/approx_kl": 0.0, "rl/kl": 0.0}
+    for part in _slices(r.response_ids.shape[0], cfg.micro_batch):
+        args = (r.prompt_ids[part], r.prompt_mask[part], r.response_ids[part], r.response_mask[part], cfg.temperature)
+        with runtime.autocast():
+            logprobs = completion_logprobs(model, *args)
+            ref = None
+            if reference is not None and cfg.kl_coef > 0:
+                with torch.no_grad():
+                    ref = completion_logprobs(reference, *args)
+        loss, stats = grpo_loss(
+            logprobs,
+            r.logprobs[part],
+            scored.advantages[part],
+            r.response_mask[part],
+            clip_low=cfg.clip_low,
+            clip_high=cfg.clip_high,
+            ref_logprobs=ref,
+            kl_coef=cfg.kl_coef,
+            num_tokens=n_tokens,
+        )
+        if mu < 1:
+            ((1.0 - mu) * loss).backward()
+        total += loss.item()
+        for key, value in stats.items():
+            sums[f"rl/{key}"] += float(value)
+    seq_tokens = int(r.prompt_mask.sum() + r.response_mask.sum())
+    if reference is None or cfg.kl_coef == 0:
+        sums.pop("rl/kl")
+    return {"loss": total, "tokens": int(n_tokens), "seq_tokens": seq_tokens, **sums}

@@ -1,0 +1,121 @@
+"""Model and tokenizer loading, and the `Formatter` that turns task text into token ids.
+
+- `builtin`: `tiny-base` (shipped weights, pre-trained on base-style data) or `tiny-random`.
+- `hf`: any Hugging Face causal LM by hub id or local folder, through AutoModelForCausalLM and
+  AutoTokenizer. A tokenizer with a chat template gets the prompt as a user message (with an optional
+  system message) and the generation prompt; the completion follows and ends with the end token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from trainer.tiny import TINY_BASE_DIR, tiny_random
+
+
+class ModelLoadError(Exception):
+    """The model or tokenizer cannot be loaded; the message says what to check."""
+
+
+@dataclass
+class Formatter:
+    """Prompt and completion text -> token ids, the same way for SFT rows, rollouts and evaluation."""
+
+    tokenizer: object
+    system_prompt: str | None = None
+    stop_ids: list[int] = field(default_factory=list)  # any of these ends a completion
+
+    @property
+    def uses_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    @property
+    def eos_id(self) -> int:
+        return self.tokenizer.eos_token_id
+
+    @property
+    def pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return pad if pad is not None else self.eos_id
+
+    def prompt_ids(self, prompt: str) -> list[int]:
+        tok = self.tokenizer
+        if self.uses_chat_template:
+            messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [
+                {"role": "user", "content": prompt}
+            ]
+            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            return tok(text, add_special_tokens=False).input_ids
+        ids = tok(prompt, add_special_tokens=False).input_ids
+        return ([tok.bos_token_id] if tok.bos_token_id is not None else []) + ids
+
+    def completion_ids(self, completion: str) -> list[int]:
+        return self.tokenizer(completion, add_special_tokens=False).input_ids + [self.eos_id]
+
+    def decode(self, ids: list[int]) -> str:
+        """A completion's text: up to (not including) the first stop token, specials dropped."""
+        out = []
+        for i in ids:
+            if i in self.stop_ids:
+                break
+            out.append(i)
+        return self.tokenizer.decode(out, skip_special_tokens=True)
+
+
+def _stop_ids(model: PreTrainedModel, tokenizer: object) -> list[int]:
+    ids = {tokenizer.eos_token_id}
+    gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids.update(gen_eos if isinstance(gen_eos, list) else [gen_eos])
+    return sorted(i for i in ids if i is not None)
+
+
+def load_model(
+    kind: str,
+    name: str,
+    revision: str | None = None,
+    dtype: str = "auto",
+    system_prompt: str | None = None,
+    trust_remote_code: bool = False,
+    seed: int = 0,
+    base_dir: Path | None = None,
+) -> tuple[PreTrainedModel, Formatter]:
+    """The model (float32 unless `dtype` says otherwise, on CPU) and its formatter."""
+    if kind == "builtin":
+        if name == "tiny-random":
+            model, tokenizer = tiny_random(seed)
+        elif name == "tiny-base":
+            if not (TINY_BASE_DIR / "model.safetensors").is_file():
+                raise ModelLoadError(f"tiny-base weights missing at {TINY_BASE_DIR}; rebuild them: curriculum build-base")
+            model, tokenizer = load_pretrained(TINY_BASE_DIR)
+        else:
+            raise ModelLoadError(f"unknown built-in model {name!r}; known: tiny-base, tiny-random")
+    elif kind == "hf":
+        path = Path(name).expanduser()
+        if base_dir is not None and name.startswith(".") and not path.is_absolute():
+            path = base_dir / path
+        target = str(path) if path.exists() else name
+        torch_dtype = {"auto": torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
+        model, tokenizer = load_pretrained(target, revision=revision, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+    else:
+        raise ModelLoadError(f"unknown model kind {kind!r}; known: builtin, hf")
+    if tokenizer.eos_token_id is None:
+        raise ModelLoadError(f"tokenizer of {name!r} has no eos token; completions could never end")
+    return model, Formatter(tokenizer, system_prompt, _stop_ids(model, tokenizer))
+
+
+def load_pretrained(
+    target: str | Path, revision: str | None = None, dtype: torch.dtype = torch.float32, trust_remote_code: bool = False
+) -> tuple[PreTrainedModel, object]:
+    """AutoModelForCausalLM + AutoTokenizer from a folder or hub id, with a clear error."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(target, revision=revision, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            target, revision=revision, dtype=dtype, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load model {str(target)!r}: {exc}") from None
+    return model, tokenizer

@@ -1,0 +1,146 @@
+"""Sampling with a KV cache, and teacher-forced log-probs of sampled completions.
+
+`generate` is the project's own decoding loop rather than `model.generate`: it draws from a generator
+passed in (so the same seed gives the same samples, whatever else used the global RNG), keeps each
+sampled token's log-prob at the sampling temperature, and can record the full next-token entropy at
+every step for the probes. Prompts are left-padded; position ids skip the padding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from trainer.losses import token_entropy, token_logprobs
+
+
+@dataclass
+class Rollouts:
+    """N sampled completions. P = padded prompt length, R = longest completion."""
+
+    prompt_ids: Tensor  # (N, P) left-padded
+    prompt_mask: Tensor  # (N, P) 1 on real prompt tokens
+    response_ids: Tensor  # (N, R) right-padded with pad
+    response_mask: Tensor  # (N, R) 1 on sampled tokens, up to and including the stop token
+    logprobs: Tensor  # (N, R) log p of each sampled token at the sampling temperature
+    entropy: Tensor | None = None  # (N, R) entropy of the full next-token distribution, if asked
+
+    @property
+    def lengths(self) -> Tensor:
+        return self.response_mask.sum(dim=1)
+
+
+def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device) -> tuple[Tensor, Tensor]:
+    """(ids, mask), both (N, P), prompts aligned to the right."""
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for i, p in enumerate(prompts):
+        ids[i, width - len(p) :] = torch.tensor(p, dtype=torch.long)
+        mask[i, width - len(p) :] = 1
+    return ids.to(device), mask.to(device)
+
+
+def positions(mask: Tensor) -> Tensor:
+    """Position ids that start at 0 on the first real token (padding gets 0 too)."""
+    return (mask.cumsum(dim=1) - 1).clamp(min=0)
+
+
+def _cache_arg(model: torch.nn.Module) -> str:
+    """transformers renamed the KV-cache argument of forward from `past_key_values` to `cache` (5.23+)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+@torch.no_grad()
+def generate(
+    model: torch.nn.Module,
+    prompts: list[list[int]],
+    *,
+    max_new_tokens: int,
+    temperature: float,
+    generator: torch.Generator | None,
+    stop_ids: list[int],
+    pad_id: int,
+    greedy: bool = False,
+    with_entropy: bool = False,
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+) -> Rollouts:
+    """Decode each prompt once (repeat a prompt G times in `prompts` for a group).
+
+    Sampling draws from softmax(logits / temperature) with `generator`; `greedy` takes the argmax
+    (log-probs are then still at `temperature`). Stops when every row has emitted a stop token.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    ids, mask = left_pad(prompts, pad_id, device)
+    n = ids.shape[0]
+    cache_arg = _cache_arg(model)
+    stop = torch.tensor(stop_ids, device=device)
+    out_ids, out_logp, out_ent = [], [], []
+    done = torch.zeros(n, dtype=torch.bool, device=device)
+    alive = []
+    step_ids, step_mask, pos = ids, mask, positions(mask)
+    cache = None
+    for _ in range(max_new_tokens):
+        with autocast():
+            out = model(input_ids=step_ids, attention_mask=step_mask, position_ids=pos, use_cache=True, **{cache_arg: cache})
+        cache = getattr(out, cache_arg)
+        logits = out.logits[:, -1, :].float()  # (N, V)
+        if greedy:
+            token = logits.argmax(dim=-1)
+        else:
+            probs = (logits / temperature).softmax(dim=-1)
+            token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        token = torch.where(done, torch.full_like(token, pad_id), token)
+        alive.append(~done)
+        out_ids.append(token)
+        out_logp.append(token_logprobs(logits.unsqueeze(1), token.unsqueeze(1), temperature).squeeze(1))
+        if with_entropy:
+            out_ent.append(token_entropy(logits, temperature))
+        done = done | torch.isin(token, stop)
+        if bool(done.all()):
+            break
+        step_ids = token.unsqueeze(1)
+        mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=device)], dim=1)
+        step_mask = mask
+        pos = pos[:, -1:] + 1
+    if was_training:
+        model.train()
+    response_mask = torch.stack(alive, dim=1).long()
+    return Rollouts(
+        prompt_ids=ids,
+        prompt_mask=mask[:, : ids.shape[1]],
+        response_ids=torch.stack(out_ids, dim=1),
+        response_mask=response_mask,
+        logprobs=torch.stack(out_logp, dim=1) * response_mask,
+        entropy=(torch.stack(out_ent, dim=1) * response_mask) if with_entropy else None,
+    )
+
+
+def completion_logprobs(
+    model: torch.nn.Module,
+    prompt_ids: Tensor,
+    prompt_mask: Tensor,
+    response_ids: Tensor,
+    response_mask: Tensor,
+    temperature: float = 1.0,
+) -> Tensor:
+    """Teacher-forced log p of each response token (with gradient), at `temperature`. (N, R).
+
+    The sequence is prompt (left-padded) + response (right-padded); only the last R + 1 positions'
+    logits are computed (`logits_to_keep`), which matters for large vocabularies.
+    """
+    input_ids = torch.cat([prompt_ids, response_ids], dim=1)
+    attention = torch.cat([prompt_mask, response_mask], dim=1)
+    # Padding after the stop token is masked out of attention; every position still gets a position id.
+    pos = positions(torch.cat([prompt_mask, torch.ones_like(response_mask)], dim=1))
+    r = response_ids.shape[1]
+    out = model(input_ids=input_ids, attention_mask=attention, position_ids=pos, logits_to_keep=r + 1)
+    logits = out.logits[:, -(r + 1) : -1, :]  # position P-1+t predicts response token t
+    return token_logprobs(logits, response_ids, temperature)

@@ -1,0 +1,62 @@
+"""The runtime helper: the one place that decides device, dtype, autocast and rank.
+
+CPU first, GPU ready: `auto` picks cuda > mps > cpu. Weights and optimizer state stay in float32;
+on CUDA the forward passes run under bf16 autocast, on CPU and MPS in float32. Multi-GPU runs go
+through `torchrun` (PyTorch distributed); this helper reads the rank it sets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+
+import torch
+
+
+class RuntimeUnavailable(Exception):
+    """The requested runtime is not available here; the message says what is."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: torch.device
+    autocast_dtype: torch.dtype | None  # None = full float32
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def dtype_name(self) -> str:
+        return "bf16-autocast" if self.autocast_dtype == torch.bfloat16 else "fp32"
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Context for forward passes: bf16 autocast on CUDA, nothing elsewhere."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+    def generator(self, seed: int) -> torch.Generator:
+        """A generator on this device (sampling must draw where the probabilities live)."""
+        return torch.Generator(device=self.device).manual_seed(seed)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def make_runtime(device: str = "auto") -> Runtime:
+    """Pick the device; make CPU kernels deterministic so the same catalog and seed give the same run."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1:
+        raise RuntimeUnavailable(
+            f"WORLD_SIZE={world_size}: multi-process training is not supported yet; run a single process"
+        )
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeUnavailable("device cuda requested but torch sees no CUDA device (training.device=cpu runs here)")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeUnavailable("device mps requested but it is not available (training.device=cpu runs here)")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    autocast = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else None
+    return Runtime(torch.device(device), autocast)
