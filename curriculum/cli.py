@@ -1,0 +1,54 @@
+"""The `curriculum` command: validate, plan, train, ls, build-base. One module per command.
+
+Expected failures (a bad catalog, missing data, an unavailable device) print one clear message and
+exit 2; only a bug shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from curriculum.console import Failure, fail
+
+COMMANDS = ("validate", "plan", "train", "ls", "build_base")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(
+        prog="curriculum",
+        description="Curriculum and data-scheduling engine for LLM post-training: SFT and RL on one measured schedule.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"curriculum.commands.{name}")
+        command = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.__doc__)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # our own progress bar is the only one
+    parser = build_parser()
+    # `key=value` overrides may come before or after options: argparse leaves late ones unparsed.
+    args, extra = parser.parse_known_args(argv)
+    if extra and (not hasattr(args, "overrides") or any(a.startswith("-") or "=" not in a for a in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    try:
+        return args.run(args) or 0
+    except Failure as failure:
+        return fail(failure)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

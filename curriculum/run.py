@@ -1,0 +1,220 @@
+"""Orchestration: catalog -> tasks, scheduler, stream, model -> the training loop -> the run directory.
+
+`train()` is what `curriculum train` runs. The pieces meet only here: the loop asks `next_batch(step)`,
+which asks the scheduler for a decision (from measurements built out of the run's own records), logs
+it, and has the stream turn it into a batch. `RunWriter` is the loop's `RunLog`: it keeps the records,
+drives the progress bar, and writes checkpoints and tables.
+"""
+
+from __future__ import annotations
+
+import copy
+import platform
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+import curriculum
+from curriculum.schema import Catalog
+from curriculum.signals import add_eval_row, add_step_row
+from curriculum.rundir import RunDir, decision_row, eval_row, write_table
+from curriculum.stream import Stream, eval_sets
+from schedulers.base import Decision, Scheduler, TaskInfo
+from schedulers.registry import build_scheduler
+from schedulers.base import Measurements
+from tasks.build import DataTask, TaskBuildError, build_task
+from trainer.checkpoint import save_checkpoint
+from trainer.loop import FitConfig, fit, make_optimizer
+from trainer.model import Formatter, load_model
+from trainer.runtime import Runtime, make_runtime
+
+
+class RunError(Exception):
+    """The run cannot start or go on; the message is for the user."""
+
+
+def load_tasks(catalog: Catalog, base_dir: Path) -> list[DataTask]:
+    """Build every task; a data problem becomes a RunError naming the YAML path."""
+    tasks = []
+    for i, spec in enumerate(catalog.tasks):
+        try:
+            tasks.append(build_task(spec, catalog.seed, base_dir))
+        except TaskBuildError as exc:
+            where = ".".join(str(p) for p in exc.path)
+            raise RunError(f"tasks[{i}]{'.' + where if where else ''} ({spec.id}): {exc}") from None
+    return tasks
+
+
+def task_infos(tasks: list[DataTask]) -> list[TaskInfo]:
+    return [TaskInfo(t.id, t.kind, t.weight, bool(t.sft), bool(t.rl), tuple(t.requires)) for t in tasks]
+
+
+def plan_decisions(catalog: Catalog, infos: list[TaskInfo]) -> list[Decision]:
+    """The schedule before training: a fresh scheduler asked for every step with no measurements."""
+    scheduler = build_scheduler(catalog.schedule, infos, catalog.training.steps)
+    return [scheduler.decide(step, Measurements(step=step)) for step in range(catalog.training.steps)]
+
+
+def fit_config(catalog: Catalog) -> FitConfig:
+    t, e = catalog.training, catalog.evaluation
+    return FitConfig(
+        steps=t.steps,
+        seed=catalog.seed,
+        lr=t.lr,
+        weight_decay=t.weight_decay,
+        warmup_steps=t.warmup_steps,
+        lr_decay=t.lr_decay,
+        grad_clip=t.grad_clip,
+        micro_batch=t.micro_batch,
+        group_size=t.rollout.group_size,
+        max_new_tokens=t.rollout.max_new_tokens,
+        temperature=t.rollout.temperature,
+        clip_low=t.grpo.clip_low,
+        clip_high=t.grpo.clip_high,
+        kl_coef=t.grpo.kl_coef,
+        adv_eps=t.grpo.adv_eps,
+        eval_every=e.every,
+        eval_max_new_tokens=e.max_new_tokens or t.rollout.max_new_tokens,
+        eval_temperature=e.temperature,
+        eval_batch_size=e.batch_size,
+        checkpoint_every=t.checkpoint_every,
+    )
+
+
+def check_lengths(model: torch.nn.Module, fmt: Formatter, tasks: list[DataTask], cfg: FitConfig) -> None:
+    """Refuse before training if a prompt plus its longest completion cannot fit the model's context."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if not limit:
+        return
+    for task in tasks:
+        longest_prompt = max(len(fmt.prompt_ids(r.prompt)) for r in [*task.rl, *task.eval, *task.sft])
+        budget = longest_prompt + max(cfg.max_new_tokens, cfg.eval_max_new_tokens)
+        longest_sft = max((longest_prompt + len(fmt.completion_ids(r.completion)) for r in task.sft), default=0)
+        if max(budget, longest_sft) > limit:
+            raise RunError(
+                f"task {task.id}: prompt ({longest_prompt} tokens) + completion can reach "
+                f"{max(budget, longest_sft)} tokens, over the model's context of {limit}; "
+                "shorten max_new_tokens or the data"
+            )
+
+
+@dataclass
+class RunWriter:
+    """The loop's RunLog: records in memory, tables and checkpoints on disk, a live progress bar."""
+
+    run: RunDir
+    task_ids: list[str]
+    tokenizer: Any
+    scheduler: Scheduler
+    stream: Stream
+    keep_checkpoints: int
+    console: Console
+    progress: Progress | None = None
+    progress_task: Any = None
+
+    def __post_init__(self) -> None:
+        self.decisions: list[dict] = []
+        self.steps: list[dict] = []
+        self.evals: list[dict] = []
+        self.measurements = Measurements()
+
+    def decision(self, d: Decision) -> None:
+        self.decisions.append(decision_row(d, self.task_ids))
+
+    def step(self, record: dict) -> None:
+        self.steps.append(record)
+        add_step_row(self.measurements, record)
+        if self.progress is not None:
+            loss, reward = record["train/loss"], record.get("rl/reward")
+            self.progress.update(
+                self.progress_task,
+                advance=1,
+                stats=f"loss {loss:.3f}  reward {'-' if reward is None else f'{reward:.2f}'}  mu {record['sched/mu']:.2f}",
+            )
+
+    def eval(self, step: int, results: dict[str, dict[str, float]]) -> None:
+        row = eval_row(step, results)
+        self.evals.append(row)
+        add_eval_row(self.measurements, row)
+        scores = "  ".join(f"{t} {m['score']:.2f}" for t, m in results.items())
+        (self.progress.console if self.progress else self.console).print(f"[dim]eval @ {step}:[/] {scores}")
+
+    def checkpoint(self, state: dict) -> None:
+        extra = {"scheduler": self.scheduler.state_dict(), "stream": self.stream.state_dict()}
+        save_checkpoint(self.run.checkpoints, state, self.tokenizer, extra, self.keep_checkpoints)
+        self.flush()
+
+    def flush(self) -> None:
+        write_table(self.run.table("decisions"), self.decisions)
+        write_table(self.run.table("steps"), self.steps)
+        write_table(self.run.table("evals"), self.evals)
+
+
+def default_out(catalog: Catalog) -> Path:
+    return Path("runs") / f"{catalog.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def train(catalog: Catalog, resolved: dict, base_dir: Path, out: Path, console: Console, progress: bool = True) -> RunDir:
+    """Run a catalog to the end; returns the run directory."""
+    started = time.time()
+    runtime = make_runtime(catalog.training.device)
+    run = RunDir(out)
+    if run.root.exists() and any(run.root.iterdir()):
+        raise RunError(f"run folder {run.root} is not empty; choose another --out")
+    with console.status("loading tasks and model"):
+        tasks = load_tasks(catalog, base_dir)
+        infos = task_infos(tasks)
+        planned = plan_decisions(catalog, infos)
+        scheduler = build_scheduler(catalog.schedule, infos, catalog.training.steps)
+        m = catalog.model
+        model, fmt = load_model(**m.model_dump(), seed=catalog.seed, base_dir=base_dir)
+    cfg = fit_config(catalog)
+    check_lengths(model, fmt, tasks, cfg)
+    model.to(runtime.device)
+    reference = copy.deepcopy(model).eval().requires_grad_(False) if cfg.kl_coef > 0 else None
+    stream = Stream(tasks, fmt, catalog.seed)
+    task_ids = [t.id for t in tasks]
+
+    run.root.mkdir(parents=True, exist_ok=True)
+    run.write_catalog(resolved)
+    write_table(run.table("plan"), [decision_row(d, task_ids) for d in planned])
+    info = {
+        "engine": curriculum.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(runtime.device),
+        "dtype": runtime.dtype_name,
+        "threads": torch.get_num_threads(),
+        "started": datetime.now(timezone.utc).isoformat(),
+        "status": "running",
+    }
+    run.write_info(info)
+
+    state = {"model": model, "optimizer": make_optimizer(model, cfg), "step": 0}
+    log = RunWriter(run, task_ids, fmt.tokenizer, scheduler, stream, catalog.training.keep_checkpoints, console)
+
+    def next_batch(step: int):
+        decision = scheduler.decide(step, log.measurements)
+        log.decision(decision)
+        return stream.batch(decision)
+
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*columns, console=console, disable=not progress) as bar:
+        log.progress, log.progress_task = bar, bar.add_task("train", total=cfg.steps, stats="")
+        fit(state, fmt, next_batch, eval_sets(tasks, fmt), cfg, runtime, log, reference)
+    info.update(status="finished", seconds=round(time.time() - started, 1), steps=state["step"])
+    run.write_info(info)
+    return run

@@ -1,0 +1,102 @@
+"""End to end: the real `curriculum train` entry point on the tiny model for a few steps.
+
+Checks the run folder (resolved catalog, plan, decisions, steps, evals, checkpoints), that executed
+decisions follow the plan and each step's batch matches its decision, that the same catalog and seed
+give identical records, and that the sequential schedule runs too.
+"""
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from curriculum.cli import main
+from curriculum.rundir import RunDir
+from trainer.checkpoint import checkpoint_dirs
+from trainer.model import load_pretrained
+
+TINY = Path(__file__).parent / "fixtures" / "tiny.yaml"
+
+
+def _train(out: Path, *overrides: str) -> RunDir:
+    assert main(["train", str(TINY), "--out", str(out), "--no-progress", *overrides]) == 0
+    return RunDir(out)
+
+
+@pytest.fixture(scope="module")
+def chord_run(tmp_path_factory) -> RunDir:
+    return _train(tmp_path_factory.mktemp("chord") / "run")
+
+
+def test_run_folder_has_every_artifact(chord_run):
+    root = chord_run.root
+    for name in ("catalog.yaml", "run.json", "plan.parquet", "decisions.parquet", "steps.parquet", "evals.parquet"):
+        assert (root / name).is_file(), name
+    resolved = yaml.safe_load((root / "catalog.yaml").read_text())
+    assert resolved["training"]["steps"] == 6 and resolved["seed"] == 3
+    assert resolved["training"]["grpo"]["clip_low"] == 0.2  # defaults are written out
+    assert chord_run.read_info()["status"] == "finished"
+    # checkpoints at 3 and 6 (every 3 and at the end), both loadable as Hugging Face models
+    assert [p.name for p in checkpoint_dirs(chord_run.checkpoints)] == ["step-000003", "step-000006"]
+    model, tokenizer = load_pretrained(chord_run.checkpoints / "step-000006" / "model")
+    assert tokenizer.decode(tokenizer("sort(cab)=").input_ids) == "sort(cab)="
+
+
+def test_decisions_follow_the_plan_and_batches_match_decisions(chord_run):
+    plan = pl.read_parquet(chord_run.table("plan"))
+    decisions = pl.read_parquet(chord_run.table("decisions"))
+    steps = pl.read_parquet(chord_run.table("steps"))
+    assert decisions["step"].to_list() == list(range(6))
+    # chord, W=1, D=3, peak 0.8, valley 0.1: mu = 0, 0.8, 0.45, 0.1, 0.1, 0.1
+    #   step 2: t=1 of 3: 0.1 + 0.7 * (1 + cos(pi/3)) / 2 = 0.1 + 0.7 * 0.75 = 0.625
+    #   step 3: t=2 of 3: 0.1 + 0.7 * (1 + cos(2pi/3)) / 2 = 0.1 + 0.7 * 0.25 = 0.275
+    assert decisions["mu"].to_list() == pytest.approx([0.0, 0.8, 0.625, 0.275, 0.1, 0.1])
+    assert decisions.equals(plan)  # non-adaptive: executed == planned
+    assert steps["sched/mu"].to_list() == decisions["mu"].to_list()
+    for d, s in zip(decisions.iter_rows(named=True), steps.iter_rows(named=True)):
+        for task in ("sort", "word"):
+            assert (s.get(f"sft/{task}/rows") or 0) == d[f"sft/{task}"]
+            assert (s.get(f"rl/{task}/prompts") or 0) == d[f"rl/{task}"]
+        assert (s["train/sft_loss"] is None) == (d["sft/sort"] + d["sft/word"] == 0)
+        assert (s["train/rl_loss"] is None) == (d["rl/sort"] + d["rl/word"] == 0)
+    # step 0 has mu = 0: RL only; weights 1 : 0.5 split 3 prompts 2 : 1
+    first = decisions.row(0, named=True)
+    assert (first["sft/sort"], first["sft/word"], first["rl/sort"], first["rl/word"]) == (0, 0, 2, 1)
+
+
+def test_evals_at_start_every_n_and_end(chord_run):
+    evals = pl.read_parquet(chord_run.table("evals"))
+    assert evals["step"].to_list() == [0, 3, 6]
+    for task in ("sort", "word"):
+        scores = evals[f"eval/{task}/score"].to_list()
+        assert all(0.0 <= s <= 1.0 for s in scores)
+        assert all(e > 0 for e in evals[f"eval/{task}/entropy"].to_list())
+
+
+def test_same_catalog_and_seed_give_identical_records(chord_run, tmp_path):
+    again = _train(tmp_path / "again")
+    for table in ("decisions", "evals"):
+        assert pl.read_parquet(again.table(table)).equals(pl.read_parquet(chord_run.table(table))), table
+    steps_a = pl.read_parquet(chord_run.table("steps")).drop(pl.selectors.starts_with("perf/"))
+    steps_b = pl.read_parquet(again.table("steps")).drop(pl.selectors.starts_with("perf/"))
+    assert steps_a.equals(steps_b)
+    other = _train(tmp_path / "other_seed", "seed=4")
+    assert not pl.read_parquet(other.table("steps"))["train/loss"].equals(steps_a["train/loss"])
+
+
+def test_sequential_schedule_runs_sft_then_rl(tmp_path):
+    run = _train(tmp_path / "seq", "schedule.kind=sequential", "schedule.sft_steps=2", "training.steps=4",
+                 "training.checkpoint_every=0", "evaluation.every=0")
+    decisions = pl.read_parquet(run.table("decisions"))
+    steps = pl.read_parquet(run.table("steps"))
+    assert decisions["stage"].to_list() == ["sft", "sft", "rl", "rl"]
+    assert decisions["mu"].to_list() == [1.0, 1.0, 0.0, 0.0]
+    assert steps["train/rl_loss"].is_null().to_list() == [True, True, False, False]
+    assert steps["train/sft_loss"].is_null().to_list() == [False, False, True, True]
+    assert [p.name for p in checkpoint_dirs(run.checkpoints)] == ["step-000004"]
+
+
+def test_train_refuses_a_non_empty_run_folder(chord_run, capsys):
+    assert main(["train", str(TINY), "--out", str(chord_run.root), "--no-progress"]) == 2
+    assert "not empty" in capsys.readouterr().err
