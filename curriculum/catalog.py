@@ -72,7 +72,9 @@ def _load(path: Path, overrides: list[str]) -> tuple[Catalog | None, list[Catalo
     for e in found:  # an error inside an overridden value belongs to the command line, not the file
         hit = next((o for o in overridden if _from_override(e.path, o, lines)), None)
         errors.append(CatalogError(OVERRIDES, None, e.path, f"{e.message} (override {hit}=...)") if hit else e)
-    return catalog, _dedupe(errors)
+    # command-line errors first, then the file's in line order
+    ordered = sorted(_dedupe(errors), key=lambda e: (e.file != OVERRIDES, e.line or 0))
+    return catalog, ordered
 
 
 def _drop_foreign_keys(data: dict, path: PathT) -> None:
@@ -287,7 +289,9 @@ def _task_problems(tasks: list, base_dir: Path) -> list[tuple[PathT, str]]:
             split = _section(task, part).get("split", default)
             known = known_splits(spec, base_dir) if spec is not None else None
             if isinstance(split, str) and known is not None and split not in known:
-                problems.append(((i, part, "split"), f"no split {split!r} in the {spec.kind} source (splits: {', '.join(known)})"))
+                problems.append(
+                    ((i, part, "split"), f"no split {split!r} in the {spec.kind} source (splits: {', '.join(known)})")
+                )
         reward = task.get("reward")
         if isinstance(reward, dict) and reward.get("kind") == "python" and isinstance(reward.get("function"), str):
             try:
@@ -295,10 +299,18 @@ def _task_problems(tasks: list, base_dir: Path) -> list[tuple[PathT, str]]:
             except SourceError as exc:
                 problems.append(((i, "reward", "function"), str(exc)))
         if isinstance(reward, dict) and reward.get("kind") == "builtin":
-            names = {_builtin_name(task.get("source") if _section(task, p).get("source") is None else _section(task, p)["source"]) for p in ("rl", "eval")}
+            names = {
+                _builtin_name(
+                    task.get("source") if _section(task, p).get("source") is None else _section(task, p)["source"]
+                )
+                for p in ("rl", "eval")
+            }
             if len(names) != 1 or None in names:
                 problems.append(
-                    ((i, "reward", "kind"), "a builtin reward needs the task's RL and eval rows to come from one built-in source")
+                    (
+                        (i, "reward", "kind"),
+                        "a builtin reward needs the task's RL and eval rows to come from one built-in source",
+                    )
                 )
     return problems + _prerequisite_problems(tasks, ids)
 

@@ -183,7 +183,9 @@ class TaskSpec(Spec):
     eval: EvalUse = Field(default_factory=EvalUse, description="Held-out eval set: split and size.")
     reward: RewardSpec = Field(description="How a completion is scored.")
     requires: list[str] = Field(default_factory=list, description="Ids of prerequisite tasks (must form a DAG).")
-    weight: Annotated[float, Field(gt=0.0)] = Field(1.0, description="Share of each step's rows relative to other tasks.")
+    weight: Annotated[float, Field(gt=0.0)] = Field(
+        1.0, description="Share of each step's rows relative to other tasks."
+    )
 
     @model_validator(mode="after")
     def _has_source(self) -> "TaskSpec":
@@ -231,7 +233,9 @@ class Batching(Spec):
     """Rows per step, shared by the schedules."""
 
     sft_batch: NonNegInt = Field(16, description="SFT demonstrations per step (split across tasks by weight).")
-    rl_batch: NonNegInt = Field(8, description="RL prompts per step (split across tasks by weight); each gets G rollouts.")
+    rl_batch: NonNegInt = Field(
+        8, description="RL prompts per step (split across tasks by weight); each gets G rollouts."
+    )
 
 
 class SequentialSchedule(Batching):
@@ -285,9 +289,7 @@ class ChordSchedule(Batching):
         return self
 
 
-ScheduleSpec = Annotated[
-    Union[SequentialSchedule, ConstantSchedule, ChordSchedule], Field(discriminator="kind")
-]
+ScheduleSpec = Annotated[Union[SequentialSchedule, ConstantSchedule, ChordSchedule], Field(discriminator="kind")]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -299,7 +301,9 @@ class RolloutSpec(Spec):
 
     group_size: Annotated[int, Field(ge=2)] = Field(4, description="G: completions sampled per RL prompt.")
     max_new_tokens: PosInt = Field(40, description="Longest completion, in tokens.")
-    temperature: Annotated[float, Field(gt=0.0)] = Field(1.0, description="Sampling temperature (also used for RL log-probs).")
+    temperature: Annotated[float, Field(gt=0.0)] = Field(
+        1.0, description="Sampling temperature (also used for RL log-probs)."
+    )
 
 
 class GRPOSpec(Spec):
@@ -309,7 +313,9 @@ class GRPOSpec(Spec):
     clip_high: Annotated[float, Field(ge=0.0)] = Field(
         0.2, description="Ratio clipped above at 1 + clip_high (set above clip_low for an asymmetric clip)."
     )
-    kl_coef: Annotated[float, Field(ge=0.0)] = Field(0.0, description="Weight of the k3 KL to the starting model; 0 = off.")
+    kl_coef: Annotated[float, Field(ge=0.0)] = Field(
+        0.0, description="Weight of the k3 KL to the starting model; 0 = off."
+    )
     adv_eps: Annotated[float, Field(gt=0.0)] = Field(1e-6, description="eps in (r - mean) / (std + eps).")
 
 
@@ -335,9 +341,15 @@ class TrainingSpec(Spec):
 class EvaluationSpec(Spec):
     """Held-out evaluation of every task."""
 
-    every: NonNegInt = Field(50, description="Steps between evaluations (also at step 0 and at the end); 0 = start and end only.")
-    max_new_tokens: PosInt | None = Field(None, description="Longest eval completion; default: training.rollout.max_new_tokens.")
-    temperature: Annotated[float, Field(gt=0.0)] = Field(1.0, description="Temperature of the samples whose entropy is measured.")
+    every: NonNegInt = Field(
+        50, description="Steps between evaluations (also at step 0 and at the end); 0 = start and end only."
+    )
+    max_new_tokens: PosInt | None = Field(
+        None, description="Longest eval completion; default: training.rollout.max_new_tokens."
+    )
+    temperature: Annotated[float, Field(gt=0.0)] = Field(
+        1.0, description="Temperature of the samples whose entropy is measured."
+    )
     batch_size: PosInt = Field(64, description="Prompts per generation call.")
 
 

@@ -110,7 +110,11 @@ def test_cli_validate_in_a_subprocess():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         [sys.executable, "-m", "curriculum", "validate", _rel(fixture)],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -277,7 +281,12 @@ def test_cli_prints_each_error_on_one_line():
     env = {k: v for k, v in os.environ.items() if k != "COLUMNS"} | {"PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         [sys.executable, "-m", "curriculum", "validate", _rel(fixture)],
-        cwd=REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 2
     expected = f"{_rel(fixture)}:{error.line}: {error.path}: {error.message}"
