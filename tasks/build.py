@@ -109,7 +109,8 @@ def build_task(spec: Any, seed: int, base_dir: Path) -> DataTask:
             missing = sum(r.answer is None for r in rows)
             if missing:
                 raise TaskBuildError(
-                    ("reward", "kind"), f"{spec.reward.kind} reward needs an answer, but {missing} {name} rows have none"
+                    ("reward", "kind"),
+                    f"{spec.reward.kind} reward needs an answer, but {missing} {name} rows have none",
                 )
     return DataTask(spec.id, spec.kind, spec.weight, list(spec.requires), sft_rows, rl_rows, eval_rows, reward)
 

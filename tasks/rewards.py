@@ -1,12 +1,12 @@
 """Rewards: each builder turns a reward spec into a `Reward(record, completions) -> list[float]`.
 
-| kind      | score per completion                                                                 |
-|-----------|--------------------------------------------------------------------------------------|
-| `exact`   | 1 if the extracted answer equals `record.answer` (extraction: regex group, or the text after the last `=>`) |
-| `numeric` | 1 if the last number in the completion equals the last number of `record.answer` within `tolerance` |
-| `regex`   | 1 if `re.search(pattern)` matches; `{answer}` in the pattern is the escaped reference     |
-| `builtin` | the built-in task's verifier; creative tasks: validity x novelty within the group        |
-| `python`  | `fn(completion, record_dict) -> float`: user code, trusted, runs in-process             |
+- `exact`: 1 if the extracted answer equals `record.answer` (extraction: the pattern's group, or the
+  text after the last `=>`, or the whole completion);
+- `numeric`: 1 if the last number in the completion equals the last number of `record.answer`
+  within `tolerance`;
+- `regex`: 1 if `re.search(pattern)` matches; `{answer}` in the pattern is the escaped reference;
+- `builtin`: the built-in task's verifier; creative tasks: validity x novelty within the group;
+- `python`: `fn(completion, record_dict) -> float`: user code, trusted, runs in-process.
 """
 
 from __future__ import annotations

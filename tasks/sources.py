@@ -231,7 +231,9 @@ def check(spec: Any, splits: Iterable[str], base_dir: Path) -> list[tuple[tuple,
             problems.append(((), f"no split {split!r} in this {spec.kind} source (splits: {', '.join(known)})"))
     if spec.kind == "builtin":
         if spec.name not in BUILTIN_TASKS:
-            problems.append((("name",), f"unknown built-in task {spec.name!r}; known: {', '.join(sorted(BUILTIN_TASKS))}"))
+            problems.append(
+                (("name",), f"unknown built-in task {spec.name!r}; known: {', '.join(sorted(BUILTIN_TASKS))}")
+            )
     elif spec.kind in ("jsonl", "csv", "parquet"):
         paths = spec.path if isinstance(spec.path, dict) else {"train": spec.path}
         for split, p in paths.items():
@@ -247,7 +249,10 @@ def check(spec: Any, splits: Iterable[str], base_dir: Path) -> list[tuple[tuple,
                 continue
             if spec.fields.prompt not in columns:
                 problems.append(
-                    (("fields", "prompt"), f"{path.name} has no column {spec.fields.prompt!r} (columns: {', '.join(columns)})")
+                    (
+                        ("fields", "prompt"),
+                        f"{path.name} has no column {spec.fields.prompt!r} (columns: {', '.join(columns)})",
+                    )
                 )
     elif spec.kind == "disk":
         path = resolve(spec.path, base_dir)

@@ -107,8 +107,7 @@ def test_numeric_commas_in_completion_and_reference():
 
 def test_numeric_gsm8k_style_reference():
     answer = (
-        "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
-        "Altogether she sold 48+24 = <<48+24=72>>72 clips.\n#### 72"
+        "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nAltogether she sold 48+24 = <<48+24=72>>72 clips.\n#### 72"
     )
     score = reward(kind="numeric")
     assert score(rec(answer), ["48 + 24 = 72", "#### 72", "24", "48+24"]) == [1.0, 1.0, 0.0, 0.0]

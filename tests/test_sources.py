@@ -445,7 +445,7 @@ def test_check_reads_only_the_header_of_a_file(tmp_path, kind):
     # the first row / header, so it finds nothing wrong
     path = write_table(tmp_path / f"big.{kind}", ROWS[:1], kind)
     with path.open("a", encoding="utf-8") as fh:
-        fh.write(("{{{ not a row ,,,\"\n" if kind == "jsonl" else 'a,"b\n') * 50_000)
+        fh.write(('{{{ not a row ,,,"\n' if kind == "jsonl" else 'a,"b\n') * 50_000)
     src = spec(kind=kind, path=f"big.{kind}", fields=MATH_FIELDS)
 
     assert check(src, ["train"], tmp_path) == []
