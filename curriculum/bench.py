@@ -39,6 +39,16 @@ class _Recorder:
         pass
 
 
+def _fixed_mix(stream: Stream, ids: list[str], weights: dict, name: str, mu: float, n_sft: int, n_rl: int):
+    """next_batch for a constant decision: n_sft demonstrations and n_rl prompts split by weight."""
+    mix_sft, mix_rl = Mixer(ids), Mixer(ids)
+
+    def next_batch(step: int):
+        return stream.batch(Decision(step, name, mu, mix_sft.split(n_sft, weights), mix_rl.split(n_rl, weights)))
+
+    return next_batch
+
+
 def bench_steps(catalog_path: str, steps: int, warmup: int = 2) -> None:
     catalog = load_catalog(catalog_path)
     base = Path(catalog_path).resolve().parent
@@ -46,30 +56,33 @@ def bench_steps(catalog_path: str, steps: int, warmup: int = 2) -> None:
     tasks = load_tasks(catalog, base)
     ids = [t.id for t in tasks]
     sft_batch, rl_batch = catalog.schedule.sft_batch, catalog.schedule.rl_batch
-    print(f"catalog {catalog.name}: sft_batch {sft_batch}, rl_batch {rl_batch} x G {catalog.training.rollout.group_size}, "
-          f"max_new_tokens {catalog.training.rollout.max_new_tokens}, device {runtime.device}, {runtime.dtype_name}, "
-          f"threads {torch.get_num_threads()}")
+    print(
+        f"catalog {catalog.name}: sft_batch {sft_batch}, "
+        f"rl_batch {rl_batch} x G {catalog.training.rollout.group_size}, "
+        f"max_new_tokens {catalog.training.rollout.max_new_tokens}, device {runtime.device}, {runtime.dtype_name}, "
+        f"threads {torch.get_num_threads()}"
+    )
     kinds = {"sft-only": (1.0, sft_batch, 0), "rl-only": (0.0, 0, rl_batch), "mixed": (0.5, sft_batch, rl_batch)}
     for name, (mu, n_sft, n_rl) in kinds.items():
         model, fmt = load_model(**catalog.model.model_dump(), seed=catalog.seed, base_dir=base)
         model.to(runtime.device)
-        cfg = fit_config(catalog.model_copy(update={"training": catalog.training.model_copy(update={"steps": warmup + steps})}))
-        stream = Stream(tasks, fmt, catalog.seed)
-        mix_sft, mix_rl = Mixer(ids), Mixer(ids)
-        weights = {t.id: t.weight for t in tasks}
-
-        def next_batch(step: int):
-            d = Decision(step, name, mu, mix_sft.split(n_sft, weights), mix_rl.split(n_rl, weights))
-            return stream.batch(d)
-
+        cfg = fit_config(
+            catalog.model_copy(update={"training": catalog.training.model_copy(update={"steps": warmup + steps})})
+        )
+        next_batch = _fixed_mix(
+            Stream(tasks, fmt, catalog.seed), ids, {t.id: t.weight for t in tasks}, name, mu, n_sft, n_rl
+        )
         log = _Recorder()
         state = {"model": model, "optimizer": make_optimizer(model, cfg), "step": 0}
         fit(state, fmt, next_batch, [], cfg, runtime, log)
         timed = log.records[warmup:]
         secs = [r["perf/step_seconds"] for r in timed]
         tps = [r["perf/tokens_per_second"] for r in timed]
-        print(f"{name:9s} {1 / statistics.mean(secs):6.2f} steps/s  {statistics.mean(tps):8.0f} tokens/s  "
-              f"({statistics.mean(secs) * 1000:.0f} ms/step, median {statistics.median(secs) * 1000:.0f} ms, n={len(secs)})")
+        print(
+            f"{name:9s} {1 / statistics.mean(secs):6.2f} steps/s  {statistics.mean(tps):8.0f} tokens/s  "
+            f"({statistics.mean(secs) * 1000:.0f} ms/step, "
+            f"median {statistics.median(secs) * 1000:.0f} ms, n={len(secs)})"
+        )
 
 
 def bench_decoding(catalog_path: str, n: int = 48, max_new_tokens: int = 40, repeats: int = 5) -> None:
@@ -80,21 +93,38 @@ def bench_decoding(catalog_path: str, n: int = 48, max_new_tokens: int = 40, rep
     ours, theirs = [], []
     for r in range(repeats):
         t = time.perf_counter()
-        out = generate(model, prompts, max_new_tokens=max_new_tokens, temperature=1.0,
-                       generator=torch.Generator().manual_seed(r), stop_ids=fmt.stop_ids, pad_id=fmt.pad_id)
+        out = generate(
+            model,
+            prompts,
+            max_new_tokens=max_new_tokens,
+            temperature=1.0,
+            generator=torch.Generator().manual_seed(r),
+            stop_ids=fmt.stop_ids,
+            pad_id=fmt.pad_id,
+        )
         ours.append(float(out.response_mask.sum()) / (time.perf_counter() - t))
         width = max(len(p) for p in prompts)
         ids = torch.tensor([[fmt.pad_id] * (width - len(p)) + p for p in prompts])
         mask = (torch.arange(width)[None, :] >= torch.tensor([width - len(p) for p in prompts])[:, None]).long()
         t = time.perf_counter()
         with torch.no_grad():
-            gen = model.generate(input_ids=ids, attention_mask=mask, do_sample=True, temperature=1.0, top_k=0,
-                                 max_new_tokens=max_new_tokens, pad_token_id=fmt.pad_id, eos_token_id=fmt.stop_ids)
+            gen = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                do_sample=True,
+                temperature=1.0,
+                top_k=0,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=fmt.pad_id,
+                eos_token_id=fmt.stop_ids,
+            )
         new = gen[:, width:]
         produced = int(((new != fmt.pad_id).cumsum(1) > 0).sum())  # tokens up to the stop (pads after it)
         theirs.append(produced / (time.perf_counter() - t))
-    print(f"decoding {n} x {max_new_tokens} tokens: own KV-cache loop {statistics.median(ours):.0f} tokens/s, "
-          f"model.generate {statistics.median(theirs):.0f} tokens/s (median of {repeats})")
+    print(
+        f"decoding {n} x {max_new_tokens} tokens: own KV-cache loop {statistics.median(ours):.0f} tokens/s, "
+        f"model.generate {statistics.median(theirs):.0f} tokens/s (median of {repeats})"
+    )
 
 
 def main() -> None:

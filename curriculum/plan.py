@@ -26,20 +26,16 @@ def mu_chart(values: list[float], width: int = 64, height: int = 5) -> list[str]
     width = min(width, len(values))
     cols = []
     for c in range(width):
-        lo, hi = c * len(values) // width, max((c + 1) * len(values) // width, c * len(values) // width + 1)
-        chunk = values[lo:hi]
-        cols.append(sum(chunk) / len(chunk))
+        lo = c * len(values) // width
+        hi = max((c + 1) * len(values) // width, lo + 1)
+        cols.append(sum(values[lo:hi]) / (hi - lo))
     rows = []
     for r in range(height - 1, -1, -1):  # top row first
-        line = ""
-        for v in cols:
-            fill = v * height - r  # how much of this row's cell is under the curve
-            line += BLOCKS[max(0, min(8, round(fill * 8)))]
-        label = f"{(r + 1) / height:4.1f} " if r in (height - 1, 0) else "     "
-        rows.append(label + "│" + line)
-    rows.append("     └" + "─" * width)
+        cells = "".join(BLOCKS[max(0, min(8, round((v * height - r) * 8)))] for v in cols)
+        rows.append(("1.0 │" if r == height - 1 else "    │") + cells)
     last = str(len(values) - 1)
-    rows.append("      0" + " " * max(1, width - len(last) - 1) + last)
+    rows.append("0.0 └" + "─" * width)
+    rows.append("     0" + last.rjust(width - 1))
     return rows
 
 
@@ -52,8 +48,9 @@ def render_plan(catalog: Catalog, tasks: list[DataTask], decisions: list[Decisio
     )
 
     table = Table(title="stages", title_justify="left")
-    for col in ("stage", "steps", "mu", "SFT rows/step", "RL prompts/step", "rollouts/step", "SFT weighting"):
-        table.add_column(col, justify="left" if col in ("stage", "SFT weighting") else "right")
+    for col in ("stage", "steps", "mu", "SFT/step", "RL/step", "rollouts/step", "SFT weights"):
+        left = col in ("stage", "SFT weights")
+        table.add_column(col, justify="left" if left else "right", no_wrap=True)
     for name, group in stages(decisions):
         sft = sum(d.sft_rows for d in group) / len(group)
         rl = sum(d.rl_rows for d in group) / len(group)
@@ -67,10 +64,22 @@ def render_plan(catalog: Catalog, tasks: list[DataTask], decisions: list[Decisio
         console.print(line, highlight=False)
 
     table = Table(title="tasks", title_justify="left")
-    for col in ("task", "kind", "weight", "SFT pool", "SFT rows", "SFT epochs", "RL pool", "RL prompts", "rollouts", "eval"):
-        table.add_column(col, justify="left" if col in ("task", "kind") else "right")
+    for col in (
+        "task",
+        "kind",
+        "weight",
+        "SFT pool",
+        "SFT rows",
+        "epochs",
+        "RL pool",
+        "RL prompts",
+        "rollouts",
+        "eval",
+    ):
+        left = col in ("task", "kind")
+        table.add_column(col, justify="left" if left else "right", no_wrap=left)
     totals = {"sft": 0, "rl": 0}
-    warnings = []
+    repeated = []
     for task in tasks:
         sft = sum(d.sft.get(task.id, 0) for d in decisions)
         rl = sum(d.rl.get(task.id, 0) for d in decisions)
@@ -78,13 +87,23 @@ def render_plan(catalog: Catalog, tasks: list[DataTask], decisions: list[Decisio
         totals["rl"] += rl
         epochs = sft / len(task.sft) if task.sft else 0.0
         if epochs > 3:
-            warnings.append(f"{task.id}: each demonstration is trained on {epochs:.1f} times (expect SFT overfitting)")
+            repeated.append(f"{task.id} {epochs:.1f}x")
         table.add_row(
-            task.id, task.kind, f"{task.weight:g}", str(len(task.sft)), str(sft), f"{epochs:.1f}",
-            str(len(task.rl)), str(rl), str(rl * G), str(len(task.eval)),
+            task.id,
+            task.kind,
+            f"{task.weight:g}",
+            str(len(task.sft)),
+            str(sft),
+            f"{epochs:.1f}",
+            str(len(task.rl)),
+            str(rl),
+            str(rl * G),
+            str(len(task.eval)),
         )
     table.add_section()
     table.add_row("total", "", "", "", str(totals["sft"]), "", "", str(totals["rl"]), str(totals["rl"] * G), "")
     console.print(table)
-    for w in warnings:
-        console.print(f"[yellow]note:[/] {w}")
+    if repeated:
+        console.print(
+            f"[yellow]note:[/] demonstrations are trained on many times ({', '.join(repeated)}): expect SFT overfitting"
+        )

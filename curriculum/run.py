@@ -19,20 +19,20 @@ from typing import Any
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
 
 import curriculum
+from curriculum.rundir import RunDir, decision_row, eval_row, write_table
 from curriculum.schema import Catalog
 from curriculum.signals import add_eval_row, add_step_row
-from curriculum.rundir import RunDir, decision_row, eval_row, write_table
 from curriculum.stream import Stream, eval_sets
-from schedulers.base import Decision, Scheduler, TaskInfo
+from schedulers.base import Decision, Measurements, Scheduler, TaskInfo
 from schedulers.registry import build_scheduler
-from schedulers.base import Measurements
 from tasks.build import DataTask, TaskBuildError, build_task
 from trainer.checkpoint import save_checkpoint
 from trainer.loop import FitConfig, fit, make_optimizer
 from trainer.model import Formatter, load_model
-from trainer.runtime import Runtime, make_runtime
+from trainer.runtime import make_runtime
 
 
 class RunError(Exception):
@@ -132,10 +132,11 @@ class RunWriter:
         add_step_row(self.measurements, record)
         if self.progress is not None:
             loss, reward = record["train/loss"], record.get("rl/reward")
+            reward_text = "-" if reward is None else f"{reward:.2f}"
             self.progress.update(
                 self.progress_task,
                 advance=1,
-                stats=f"loss {loss:.3f}  reward {'-' if reward is None else f'{reward:.2f}'}  mu {record['sched/mu']:.2f}",
+                stats=f"loss {loss:.3f}  reward {reward_text}  mu {record['sched/mu']:.2f}",
             )
 
     def eval(self, step: int, results: dict[str, dict[str, float]]) -> None:
@@ -160,7 +161,9 @@ def default_out(catalog: Catalog) -> Path:
     return Path("runs") / f"{catalog.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def train(catalog: Catalog, resolved: dict, base_dir: Path, out: Path, console: Console, progress: bool = True) -> RunDir:
+def train(
+    catalog: Catalog, resolved: dict, base_dir: Path, out: Path, console: Console, progress: bool = True
+) -> RunDir:
     """Run a catalog to the end; returns the run directory."""
     started = time.time()
     runtime = make_runtime(catalog.training.device)
@@ -217,4 +220,28 @@ def train(catalog: Catalog, resolved: dict, base_dir: Path, out: Path, console: 
         fit(state, fmt, next_batch, eval_sets(tasks, fmt), cfg, runtime, log, reference)
     info.update(status="finished", seconds=round(time.time() - started, 1), steps=state["step"])
     run.write_info(info)
+    print_summary(log.evals, {t.id: t.kind for t in tasks}, console)
     return run
+
+
+def print_summary(evals: list[dict], kinds: dict[str, str], console: Console) -> None:
+    """Held-out score and entropy of every task, first evaluation -> last, and the mean per task kind."""
+    if len(evals) < 2:
+        return
+    first, last = evals[0], evals[-1]
+    table = Table(title=f"held-out evaluation: step {first['step']} -> {last['step']}", title_justify="left")
+    for col in ("task", "kind", "score", "entropy"):
+        table.add_column(col, justify="left" if col in ("task", "kind") else "right", no_wrap=True)
+
+    def change(key: str) -> str:
+        return f"{first[key]:.3f} -> {last[key]:.3f}"
+
+    for task, kind in kinds.items():
+        table.add_row(task, kind, change(f"eval/{task}/score"), change(f"eval/{task}/entropy"))
+    table.add_section()
+    for kind in ("structured", "creative"):
+        ids = [t for t, k in kinds.items() if k == kind]
+        if ids:
+            start, end = (sum(row[f"eval/{t}/score"] for t in ids) / len(ids) for row in (first, last))
+            table.add_row(f"mean ({len(ids)})", kind, f"{start:.3f} -> {end:.3f}", "")
+    console.print(table)

@@ -62,7 +62,9 @@ class Stream:
         for task_id, task in self.tasks.items():  # catalog order
             for _ in range(decision.sft.get(task_id, 0)):
                 record = self._next(task_id, "sft")
-                sft.append(SFTRow(task_id, self.fmt.prompt_ids(record.prompt), self.fmt.completion_ids(record.completion)))
+                sft.append(
+                    SFTRow(task_id, self.fmt.prompt_ids(record.prompt), self.fmt.completion_ids(record.completion))
+                )
             for _ in range(decision.rl.get(task_id, 0)):
                 rl.append(rl_prompt(task, self._next(task_id, "rl"), self.fmt))
         return Batch(decision.step, decision.stage, decision.mu, decision.sft_weighting, sft, rl)
@@ -73,9 +75,7 @@ class Stream:
     def load_state_dict(self, state: dict) -> None:
         saved = state["position"]
         if set(saved) != set(self.tasks):
-            raise StreamError(
-                f"stream position is for tasks {sorted(saved)}, this run has {sorted(self.tasks)}"
-            )
+            raise StreamError(f"stream position is for tasks {sorted(saved)}, this run has {sorted(self.tasks)}")
         self.position = {t: dict(p) for t, p in saved.items()}
         self._orders.clear()
 

@@ -128,7 +128,9 @@ class BatchMix:
     def check(self, needs_sft: bool, needs_rl: bool) -> None:
         """Refuse a schedule that asks for rows no task can give."""
         if needs_sft and self.sft_batch and not self.sft_weights:
-            raise SchedulerError("the schedule asks for SFT rows but no task has demonstrations (rows with a completion)")
+            raise SchedulerError(
+                "the schedule asks for SFT rows but no task has demonstrations (rows with a completion)"
+            )
         if needs_rl and self.rl_batch and not self.rl_weights:
             raise SchedulerError("the schedule asks for RL prompts but no task has RL prompts")
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from trainer.losses import grpo_loss, group_advantages, mixed_loss, sft_loss, token_entropy, token_logprobs
+from trainer.losses import group_advantages, grpo_loss, mixed_loss, sft_loss, token_entropy, token_logprobs
 
 LN2, LN4 = math.log(2), math.log(4)
 
@@ -188,4 +188,6 @@ def test_token_logprobs_and_entropy():
     assert token_logprobs(logits, torch.tensor([[1]])).item() == pytest.approx(-0.287682, abs=1e-6)
     assert token_entropy(logits).item() == pytest.approx(0.562335, abs=1e-6)
     # temperature 2 halves the logits: (0, ln 3 / 2) -> p = (1, sqrt 3) / (1 + sqrt 3) = (0.366025, 0.633975)
-    assert token_logprobs(logits, torch.tensor([[0]]), 2.0).item() == pytest.approx(math.log(1 / (1 + math.sqrt(3))), abs=1e-6)
+    assert token_logprobs(logits, torch.tensor([[0]]), 2.0).item() == pytest.approx(
+        math.log(1 / (1 + math.sqrt(3))), abs=1e-6
+    )

@@ -45,7 +45,9 @@ def test_chord_explicit_fields_override_the_preset():
 
 
 def test_chord_step_with_mu_zero_has_no_sft_rows():
-    spec = ChordSchedule.model_validate({"kind": "chord", "warmup_steps": 4, "peak": 1.0, "valley": 0.0, "decay_steps": 4})
+    spec = ChordSchedule.model_validate(
+        {"kind": "chord", "warmup_steps": 4, "peak": 1.0, "valley": 0.0, "decay_steps": 4}
+    )
     s = build_scheduler(spec, TASKS, 10)
     first = s.decide(0, M)  # warmup from 0
     assert first.mu == 0.0 and first.sft == {} and first.rl_rows == spec.rl_batch

@@ -86,8 +86,14 @@ def test_same_catalog_and_seed_give_identical_records(chord_run, tmp_path):
 
 
 def test_sequential_schedule_runs_sft_then_rl(tmp_path):
-    run = _train(tmp_path / "seq", "schedule.kind=sequential", "schedule.sft_steps=2", "training.steps=4",
-                 "training.checkpoint_every=0", "evaluation.every=0")
+    run = _train(
+        tmp_path / "seq",
+        "schedule.kind=sequential",
+        "schedule.sft_steps=2",
+        "training.steps=4",
+        "training.checkpoint_every=0",
+        "evaluation.every=0",
+    )
     decisions = pl.read_parquet(run.table("decisions"))
     steps = pl.read_parquet(run.table("steps"))
     assert decisions["stage"].to_list() == ["sft", "sft", "rl", "rl"]

@@ -57,7 +57,9 @@ def load_checkpoint(path: Path, state: dict) -> dict:
     missing, unexpected = state["model"].load_state_dict(weights, strict=False)
     missing = [k for k in missing if k not in _tied_keys(state["model"])]
     if missing or unexpected:
-        raise ValueError(f"checkpoint {path} does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise ValueError(
+            f"checkpoint {path} does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
     state["optimizer"].load_state_dict(torch.load(path / "optimizer.pt", weights_only=False))
     saved = torch.load(path / "state.pt", weights_only=False)
     state["step"] = saved["step"]

@@ -23,7 +23,7 @@ import torch
 from curriculum.seeding import derive_seed
 from trainer.batch import Batch, EvalSet, RLPrompt
 from trainer.evaluate import evaluate
-from trainer.losses import grpo_loss, group_advantages, mixed_loss, sft_loss
+from trainer.losses import group_advantages, grpo_loss, mixed_loss, sft_loss
 from trainer.model import Formatter
 from trainer.rollout import Rollouts, completion_logprobs, generate
 from trainer.runtime import Runtime

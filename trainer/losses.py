@@ -77,7 +77,8 @@ def grpo_loss(
 
     logprobs, old_logprobs, mask, ref_logprobs: (B, T); advantages: (B,) one per rollout.
     Returns the loss and diagnostics: clip_frac (tokens whose ratio was clipped against the
-    advantage), approx_kl (k3 estimate of KL(pi_old || pi) on pi_old's samples), kl (k3 against the reference, when given).
+    advantage), approx_kl (k3 estimate of KL(pi_old || pi) on pi_old's samples), kl (k3 against
+    the reference, when given).
     """
     adv = advantages.unsqueeze(1)  # (B, 1), broadcast over tokens
     log_ratio = logprobs - old_logprobs

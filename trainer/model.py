@@ -89,7 +89,9 @@ def load_model(
             model, tokenizer = tiny_random(seed)
         elif name == "tiny-base":
             if not (TINY_BASE_DIR / "model.safetensors").is_file():
-                raise ModelLoadError(f"tiny-base weights missing at {TINY_BASE_DIR}; rebuild them: curriculum build-base")
+                raise ModelLoadError(
+                    f"tiny-base weights missing at {TINY_BASE_DIR}; rebuild them: curriculum build-base"
+                )
             model, tokenizer = load_pretrained(TINY_BASE_DIR)
         else:
             raise ModelLoadError(f"unknown built-in model {name!r}; known: tiny-base, tiny-random")
@@ -98,8 +100,15 @@ def load_model(
         if base_dir is not None and name.startswith(".") and not path.is_absolute():
             path = base_dir / path
         target = str(path) if path.exists() else name
-        torch_dtype = {"auto": torch.float32, "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
-        model, tokenizer = load_pretrained(target, revision=revision, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+        torch_dtype = {
+            "auto": torch.float32,
+            "float32": torch.float32,
+            "bfloat16": torch.bfloat16,
+            "float16": torch.float16,
+        }[dtype]
+        model, tokenizer = load_pretrained(
+            target, revision=revision, dtype=torch_dtype, trust_remote_code=trust_remote_code
+        )
     else:
         raise ModelLoadError(f"unknown model kind {kind!r}; known: builtin, hf")
     if tokenizer.eos_token_id is None:

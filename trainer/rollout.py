@@ -89,7 +89,9 @@ def generate(
     cache = None
     for _ in range(max_new_tokens):
         with autocast():
-            out = model(input_ids=step_ids, attention_mask=step_mask, position_ids=pos, use_cache=True, **{cache_arg: cache})
+            out = model(
+                input_ids=step_ids, attention_mask=step_mask, position_ids=pos, use_cache=True, **{cache_arg: cache}
+            )
         cache = getattr(out, cache_arg)
         logits = out.logits[:, -1, :].float()  # (N, V)
         if greedy:

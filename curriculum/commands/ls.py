@@ -29,8 +29,10 @@ def _variants(union: object) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from schedulers.registry import SCHEDULERS, load_plugins as load_schedulers
-    from tasks.registry import BUILTIN_TASKS, REWARDS, SOURCES, load_plugins as load_tasks
+    from schedulers.registry import SCHEDULERS
+    from schedulers.registry import load_plugins as load_schedulers
+    from tasks.registry import BUILTIN_TASKS, REWARDS, SOURCES
+    from tasks.registry import load_plugins as load_tasks
 
     load_tasks()
     load_schedulers()
