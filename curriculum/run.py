@@ -83,6 +83,7 @@ def fit_config(catalog: Catalog) -> FitConfig:
         eval_max_new_tokens=e.max_new_tokens or t.rollout.max_new_tokens,
         eval_temperature=e.temperature,
         eval_batch_size=e.batch_size,
+        eval_samples=e.samples,
         checkpoint_every=t.checkpoint_every,
     )
 
@@ -143,8 +144,9 @@ class RunWriter:
         row = eval_row(step, results)
         self.evals.append(row)
         add_eval_row(self.measurements, row)
-        scores = "  ".join(f"{t} {m['score']:.2f}" for t, m in results.items())
-        (self.progress.console if self.progress else self.console).print(f"[dim]eval @ {step}:[/] {scores}")
+        scores = "  ".join(f"{t} {m['score']:.2f}/{m['sampled']:.2f}" for t, m in results.items())
+        out = self.progress.console if self.progress else self.console
+        out.print(f"[dim]eval @ {step} (greedy/sampled):[/] {scores}")
 
     def checkpoint(self, state: dict) -> None:
         extra = {"scheduler": self.scheduler.state_dict(), "stream": self.stream.state_dict()}
@@ -230,18 +232,21 @@ def print_summary(evals: list[dict], kinds: dict[str, str], console: Console) ->
         return
     first, last = evals[0], evals[-1]
     table = Table(title=f"held-out evaluation: step {first['step']} -> {last['step']}", title_justify="left")
-    for col in ("task", "kind", "score", "entropy"):
+    for col in ("task", "kind", "score (greedy)", "sampled (mean@k)", "entropy"):
         table.add_column(col, justify="left" if col in ("task", "kind") else "right", no_wrap=True)
 
     def change(key: str) -> str:
         return f"{first[key]:.3f} -> {last[key]:.3f}"
 
     for task, kind in kinds.items():
-        table.add_row(task, kind, change(f"eval/{task}/score"), change(f"eval/{task}/entropy"))
+        table.add_row(
+            task, kind, change(f"eval/{task}/score"), change(f"eval/{task}/sampled"), change(f"eval/{task}/entropy")
+        )
     table.add_section()
     for kind in ("structured", "creative"):
         ids = [t for t, k in kinds.items() if k == kind]
         if ids:
-            start, end = (sum(row[f"eval/{t}/score"] for t in ids) / len(ids) for row in (first, last))
-            table.add_row(f"mean ({len(ids)})", kind, f"{start:.3f} -> {end:.3f}", "")
+            metrics = ("score", "sampled")
+            means = [[sum(row[f"eval/{t}/{m}"] for t in ids) / len(ids) for row in (first, last)] for m in metrics]
+            table.add_row(f"mean ({len(ids)})", kind, *(f"{a:.3f} -> {b:.3f}" for a, b in means), "")
     console.print(table)

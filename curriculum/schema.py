@@ -348,9 +348,10 @@ class EvaluationSpec(Spec):
         None, description="Longest eval completion; default: training.rollout.max_new_tokens."
     )
     temperature: Annotated[float, Field(gt=0.0)] = Field(
-        1.0, description="Temperature of the samples whose entropy is measured."
+        1.0, description="Temperature of the k samples (sampled score, entropy, unique answers)."
     )
-    batch_size: PosInt = Field(64, description="Prompts per generation call.")
+    samples: PosInt = Field(4, description="k: sampled completions per eval prompt.")
+    batch_size: PosInt = Field(128, description="Sequences per generation call.")
 
 
 class Catalog(Spec):

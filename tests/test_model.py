@@ -75,8 +75,13 @@ def test_sampled_logprobs_equal_teacher_forced_logprobs(tiny):
     model, fmt = tiny
     prompts = [fmt.prompt_ids(p) for p in ["1+2=", "sort(zyxw)=", "rev(hello)="]]  # different lengths: padding
     out = generate(
-        model, prompts, max_new_tokens=10, temperature=0.7, generator=torch.Generator().manual_seed(0),
-        stop_ids=fmt.stop_ids, pad_id=fmt.pad_id,
+        model,
+        prompts,
+        max_new_tokens=10,
+        temperature=0.7,
+        generator=torch.Generator().manual_seed(0),
+        stop_ids=fmt.stop_ids,
+        pad_id=fmt.pad_id,
     )
     forced = completion_logprobs(model, out.prompt_ids, out.prompt_mask, out.response_ids, out.response_mask, 0.7)
     assert (forced * out.response_mask - out.logprobs).abs().max().item() < 1e-4
@@ -85,14 +90,15 @@ def test_sampled_logprobs_equal_teacher_forced_logprobs(tiny):
 def test_kv_cache_greedy_equals_full_forward_greedy(tiny):
     model, fmt = tiny
     prompts = [fmt.prompt_ids("12+3="), fmt.prompt_ids("sort(abcdefg)=")]
-    out = generate(model, prompts, max_new_tokens=8, temperature=1.0, generator=None, greedy=True,
-                   stop_ids=[], pad_id=fmt.pad_id)
+    out = generate(
+        model, prompts, max_new_tokens=8, temperature=1.0, generator=None, greedy=True, stop_ids=[], pad_id=fmt.pad_id
+    )
     for i, prompt in enumerate(prompts):
         ids = torch.tensor([prompt])
         with torch.no_grad():
             for _ in range(8):
                 ids = torch.cat([ids, model(input_ids=ids).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
-        assert out.response_ids[i].tolist() == ids[0, len(prompt):].tolist()
+        assert out.response_ids[i].tolist() == ids[0, len(prompt) :].tolist()
 
 
 def test_same_generator_seed_same_samples_and_stop_tokens_end_rows(tiny):
@@ -105,14 +111,23 @@ def test_same_generator_seed_same_samples_and_stop_tokens_end_rows(tiny):
     assert torch.equal(a.response_ids, b.response_ids)
     assert not torch.equal(a.response_ids, c.response_ids)
     # forced stop: with every token a stop token, each row is exactly one token long
-    stop_all = generate(model, prompts, generator=torch.Generator().manual_seed(7), **{**kwargs, "stop_ids": list(range(100))})
+    every_token_stops = {**kwargs, "stop_ids": list(range(100))}
+    stop_all = generate(model, prompts, generator=torch.Generator().manual_seed(7), **every_token_stops)
     assert stop_all.lengths.tolist() == [1, 1, 1, 1]
 
 
 def test_entropy_is_reported_per_sampled_token(tiny):
     model, fmt = tiny
-    out = generate(model, [fmt.prompt_ids("x=")], max_new_tokens=5, temperature=1.0,
-                   generator=torch.Generator().manual_seed(0), stop_ids=[], pad_id=fmt.pad_id, with_entropy=True)
+    out = generate(
+        model,
+        [fmt.prompt_ids("x=")],
+        max_new_tokens=5,
+        temperature=1.0,
+        generator=torch.Generator().manual_seed(0),
+        stop_ids=[],
+        pad_id=fmt.pad_id,
+        with_entropy=True,
+    )
     # a random 100-way model: entropy close to ln(100) = 4.605 and never above it
     assert out.entropy.shape == (1, 5)
     assert ((out.entropy > 3.5) & (out.entropy <= 4.6052)).all()
@@ -156,3 +171,33 @@ def test_build_base_writes_a_loadable_model(tmp_path):
     assert all(0.0 <= s <= 1.0 for s in scores.values())
     model, fmt = load_model("hf", str(tmp_path))
     assert fmt.tokenizer.decode(fmt.tokenizer("rev(ab)=").input_ids) == "rev(ab)="
+
+
+def test_evaluate_metrics_on_a_near_greedy_temperature():
+    """At temperature 0.01 the k samples are the greedy completion: sampled == score, unique == 1/k,
+    entropy near 0; at temperature 3 the samples spread out."""
+    from trainer.batch import EvalSet, RLPrompt
+    from trainer.evaluate import evaluate
+
+    model, fmt = load_model("builtin", "tiny-base")
+    answers = {"sort(cab)=": "abc", "sort(zyx)=": "xyz", "rev(abc)=": "cba", "rev(hello)=": "wrong"}
+    prompts = [
+        RLPrompt("t", fmt.prompt_ids(p), lambda cs, a=a: [float(c == a) for c in cs]) for p, a in answers.items()
+    ]
+    sets = [EvalSet("t", "structured", prompts)]
+    cold = evaluate(model, fmt, sets, max_new_tokens=12, temperature=0.01, batch_size=16,
+                    generator=torch.Generator().manual_seed(0), samples=4)["t"]
+    # independent reference for the greedy score: transformers' own greedy decoding
+    right = 0
+    for text, answer in answers.items():
+        ids = torch.tensor([fmt.prompt_ids(text)])
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False,
+                             eos_token_id=fmt.stop_ids, pad_token_id=fmt.pad_id)
+        right += fmt.decode(out[0, ids.shape[1]:].tolist()) == answer
+    assert cold["score"] == right / 4  # "rev(hello)=" -> "wrong" is never produced, so right <= 3
+    assert right <= 3
+    assert cold["sampled"] == cold["score"]
+    assert cold["unique"] == 0.25 and cold["entropy"] < 0.05
+    hot = evaluate(model, fmt, sets, max_new_tokens=12, temperature=3.0, batch_size=16,
+                   generator=torch.Generator().manual_seed(0), samples=4)["t"]
+    assert hot["unique"] > 0.5 and hot["entropy"] > cold["entropy"] + 1.0

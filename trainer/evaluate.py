@@ -1,18 +1,24 @@
-"""Held-out evaluation of every task: score (greedy), entropy and length of sampled answers.
+"""Held-out evaluation of every task, from a greedy completion and k sampled completions per prompt.
 
-- `score`: mean reward of the greedy completion of each eval prompt (graded alone, so a creative
-  task's score is the fraction of valid answers);
+- `score`: mean reward of the greedy completion of each eval prompt, graded alone (a creative task's
+  score is then the fraction of valid answers);
+- `sampled`: mean reward of the k samples at the evaluation temperature, each graded alone (mean@k:
+  the accuracy of the policy as RL samples it);
 - `entropy`: mean per-token entropy (nats) of the full next-token distribution at the evaluation
-  temperature, over the tokens of one sampled completion per prompt (the model's own samples);
+  temperature, over the tokens of the k samples (the model's own samples);
+- `unique`: the share of distinct final answers among the k samples of a prompt, averaged over
+  prompts (1 = all different; most telling for creative tasks);
 - `length`: mean tokens of the greedy completions.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import torch
 
+from tasks.base import final_answer
 from trainer.batch import EvalSet
 from trainer.model import Formatter
 from trainer.rollout import generate
@@ -32,32 +38,43 @@ def evaluate(
     temperature: float,
     batch_size: int,
     generator: torch.Generator,
-    autocast: Callable = None,
+    samples: int = 4,
+    autocast: Callable = contextlib.nullcontext,
 ) -> dict[str, dict[str, float]]:
-    """{task: {"score", "entropy", "length"}} for every eval set."""
+    """{task: {"score", "sampled", "entropy", "unique", "length"}} for every eval set."""
     prompts = [(s.task, p) for s in eval_sets for p in s.prompts]
-    kwargs = dict(max_new_tokens=max_new_tokens, temperature=temperature, stop_ids=fmt.stop_ids, pad_id=fmt.pad_id)
-    if autocast is not None:
-        kwargs["autocast"] = autocast
-    scores: dict[str, list[float]] = {s.task: [] for s in eval_sets}
-    lengths: dict[str, list[float]] = {s.task: [] for s in eval_sets}
-    entropy_sum = {s.task: 0.0 for s in eval_sets}
-    entropy_tokens = {s.task: 0.0 for s in eval_sets}
-    for chunk in _chunks(prompts, batch_size):
+    kwargs = dict(
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        stop_ids=fmt.stop_ids,
+        pad_id=fmt.pad_id,
+        autocast=autocast,
+    )
+    keys = ("score", "sampled", "unique", "length", "entropy", "tokens")
+    sums = {s.task: dict.fromkeys(keys, 0.0) for s in eval_sets}
+    for chunk in _chunks(prompts, max(1, batch_size // samples)):
         ids = [p.prompt_ids for _, p in chunk]
         greedy = generate(model, ids, generator=None, greedy=True, **kwargs)
-        sampled = generate(model, ids, generator=generator, with_entropy=True, **kwargs)
+        repeated = [i for i in ids for _ in range(samples)]
+        sampled = generate(model, repeated, generator=generator, with_entropy=True, **kwargs)
         for i, (task, prompt) in enumerate(chunk):
-            completion = fmt.decode(greedy.response_ids[i].tolist())
-            scores[task].append(float(prompt.grade([completion])[0]))
-            lengths[task].append(float(greedy.lengths[i]))
-            entropy_sum[task] += float(sampled.entropy[i].sum())
-            entropy_tokens[task] += float(sampled.lengths[i])
+            acc = sums[task]
+            acc["score"] += prompt.grade([fmt.decode(greedy.response_ids[i].tolist())])[0]
+            acc["length"] += float(greedy.lengths[i])
+            rows = range(i * samples, (i + 1) * samples)
+            texts = [fmt.decode(sampled.response_ids[r].tolist()) for r in rows]
+            acc["sampled"] += sum(prompt.grade([t])[0] for t in texts) / samples
+            acc["unique"] += len({final_answer(t) for t in texts}) / samples
+            acc["entropy"] += float(sampled.entropy[i * samples : (i + 1) * samples].sum())
+            acc["tokens"] += float(sampled.lengths[i * samples : (i + 1) * samples].sum())
+    counts = {s.task: len(s.prompts) for s in eval_sets}
     return {
         task: {
-            "score": sum(scores[task]) / len(scores[task]),
-            "entropy": entropy_sum[task] / max(entropy_tokens[task], 1.0),
-            "length": sum(lengths[task]) / len(lengths[task]),
+            "score": acc["score"] / counts[task],
+            "sampled": acc["sampled"] / counts[task],
+            "entropy": acc["entropy"] / max(acc["tokens"], 1.0),
+            "unique": acc["unique"] / counts[task],
+            "length": acc["length"] / counts[task],
         }
-        for task in scores
+        for task, acc in sums.items()
     }

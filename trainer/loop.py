@@ -52,7 +52,8 @@ class FitConfig:
     eval_every: int = 50  # 0 = evaluate only at the start and the end
     eval_max_new_tokens: int = 40
     eval_temperature: float = 1.0
-    eval_batch_size: int = 64
+    eval_batch_size: int = 128  # sequences per generation call
+    eval_samples: int = 4  # k sampled completions per eval prompt
     checkpoint_every: int = 100  # 0 = only at the end
 
 
@@ -157,6 +158,7 @@ def run_eval(
         max_new_tokens=cfg.eval_max_new_tokens,
         temperature=cfg.eval_temperature,
         batch_size=cfg.eval_batch_size,
+        samples=cfg.eval_samples,
         generator=runtime.generator(derive_seed(cfg.seed, "eval", step)),
         autocast=runtime.autocast,
     )
