@@ -1,26 +1,31 @@
-"""Build the `tiny-base` model: a short pre-training of the tiny architecture on base-style data.
+"""Build the `tiny-base` model: a short pre-training of the tiny architecture on the built-in tasks.
 
 The demo must start from a base model, not random weights: one that already answers the built-in
-tasks in the terse base style, with partial accuracy, so that SFT on expert-style demonstrations
-visibly shifts it and RL has something to improve. This is that model, made by the project's own
-code: `curriculum build-base` writes it to `trainer/assets/tiny-base` (about 3.5 MB).
+tasks tersely, with partial accuracy, so that SFT on expert-style demonstrations visibly shifts it and
+RL has something to improve. This is that model, made by the project's own code: `curriculum
+build-base` writes it to `trainer/assets/tiny-base` (about 3.5 MB).
 
-Recipe (seeded, CPU): random tiny Llama; `rows_per_task` base-style train rows of each built-in task;
-AdamW with linear warmup and cosine decay; batches drawn uniformly from the mixture; loss on the
-completion tokens only. The pre-training sees only `train` split prompts, so the eval prompts of every
-catalog stay unseen.
+Recipe (seeded, CPU): a random tiny Llama; `rows_per_task` train rows of each built-in task, a share
+`expert_fraction` (20%) of them in the expert style (`work: ` + scratchpad) and the rest in the terse
+base style, so the model answers tersely by default but has seen worked solutions, as a pre-trained
+LLM has; AdamW with a one-cycle learning rate; batches drawn uniformly from the mixture; loss on the
+completion tokens only. Only `train` split prompts are seen, so every catalog's eval prompts stay
+unseen.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.progress import Progress
 
-from curriculum.seeding import py_rng
-from tasks.builtin import generate
+from curriculum.seeding import derive_seed, py_rng
+from curriculum.stream import rl_prompt
+from tasks.build import DataTask
+from tasks.builtin import generate, group_reward
 from tasks.registry import BUILTIN_TASKS, load_plugins
 from trainer.batch import EvalSet, SFTRow
 from trainer.evaluate import evaluate
@@ -28,10 +33,6 @@ from trainer.losses import sft_loss
 from trainer.model import Formatter
 from trainer.sft import sft_logprobs
 from trainer.tiny import TINY_BASE_DIR, tiny_random
-from curriculum.stream import rl_prompt
-from tasks.build import DataTask
-from tasks.builtin import group_reward
-from functools import partial
 
 
 def build_base(
@@ -40,6 +41,7 @@ def build_base(
     batch_size: int = 64,
     lr: float = 3e-3,
     rows_per_task: int = 3000,
+    expert_fraction: float = 0.2,
     seed: int = 1234,
     eval_size: int = 64,
     console: Console | None = None,
@@ -49,11 +51,12 @@ def build_base(
     console = console or Console()
     model, tokenizer = tiny_random(seed)
     fmt = Formatter(tokenizer, None, [tokenizer.eos_token_id])
-    rows = [
-        SFTRow(name, fmt.prompt_ids(r.prompt), fmt.completion_ids(r.completion))
-        for name, gen in BUILTIN_TASKS.items()
-        for r in generate(gen, "train", rows_per_task, seed, "base")
-    ]
+    rows = []
+    for name, gen in BUILTIN_TASKS.items():
+        n_expert = round(rows_per_task * expert_fraction)
+        for style, n in (("base", rows_per_task - n_expert), ("expert", n_expert)):
+            for r in generate(gen, "train", n, derive_seed(seed, style), style):
+                rows.append(SFTRow(name, fmt.prompt_ids(r.prompt), fmt.completion_ids(r.completion)))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
     rng = py_rng(seed, "pretrain")
@@ -84,7 +87,6 @@ def base_scores(model: torch.nn.Module, fmt: Formatter, seed: int, size: int = 6
         records = generate(gen, "test", size, seed, "base")
         task = DataTask(name, gen.kind, 1.0, [], [], [], records, partial(group_reward, gen))
         sets.append(EvalSet(name, gen.kind, [rl_prompt(task, r, fmt) for r in records]))
-    results = evaluate(
-        model, fmt, sets, max_new_tokens=40, temperature=1.0, batch_size=128, generator=torch.Generator().manual_seed(seed)
-    )
+    generator = torch.Generator().manual_seed(seed)
+    results = evaluate(model, fmt, sets, max_new_tokens=40, temperature=1.0, batch_size=256, generator=generator)
     return {task: m["score"] for task, m in results.items()}

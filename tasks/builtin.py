@@ -12,9 +12,10 @@ validity x novelty within the rollout group, so RL on them pays for diversity.
 | word      | creative   | `word(k..a,5)=`   | `keloa`    | `k-e-l-o-a => keloa`                 |
 | digits    | creative   | `digits(4,17)=`   | `8900`     | `8+9+0+0=17 => 8900`                 |
 
-The base style is what the project's tiny base model was pre-trained on; the expert style puts a
-worked scratchpad before `=>`. Rewards read the text after the last `=>` (`final_answer`), so both
-styles are graded alike.
+Expert demonstrations are `work: ` followed by the scratchpad shown. The project's tiny base model
+was pre-trained on both styles, mostly the base one, so it answers tersely by default but can work a
+scratchpad; SFT on expert demonstrations shifts that default. Rewards read the text after the last
+`=>` (`final_answer`), so both styles are graded alike.
 
 Splits: a prompt belongs to `test` when a hash of it falls in one bucket of five, to `train`
 otherwise, for every seed; so no eval prompt is ever a training prompt.
@@ -33,6 +34,9 @@ from tasks.base import Record, TaskKind, final_answer
 from tasks.registry import builtin_task
 
 SPLITS = ("train", "test")
+# Expert demonstrations open with this mark, so choosing to work a scratchpad is one early decision of
+# the model (as "Let's think step by step" is for an LLM) that SFT on expert demonstrations can shift.
+EXPERT_MARK = "work: "
 LETTERS = string.ascii_lowercase
 
 
@@ -75,6 +79,8 @@ def generate(gen: Generator, split: str, count: int, seed: int, style: str = "ba
         misses = 0
         seen.add(record.prompt)
         completion = gen.solve(record, style, demo_rng)
+        if style == "expert":
+            completion = EXPERT_MARK + completion
         records.append(Record(record.prompt, completion, record.answer, record.meta))
     return records
 
@@ -202,8 +208,12 @@ class Word:
     def check(self, record: Record, answer: str) -> bool:
         m = record.meta
         return (
-            len(answer) == m["n"] and answer.isascii() and answer.isalpha() and answer.islower()
-            and answer[0] == m["first"] and answer[-1] == m["last"]
+            len(answer) == m["n"]
+            and answer.isascii()
+            and answer.isalpha()
+            and answer.islower()
+            and answer[0] == m["first"]
+            and answer[-1] == m["last"]
         )
 
 

@@ -176,12 +176,12 @@ def test_creative_demonstrations_fit_the_prompt(name):
         if name == "word":
             first, last, n = re.fullmatch(r"word\((.)\.\.(.),(\d)\)=", r.prompt).groups()
             assert (answer[0], answer[-1], len(answer)) == (first, last, int(n))
-            assert r.completion == "-".join(answer) + f" => {answer}"
+            assert r.completion == "work: " + "-".join(answer) + f" => {answer}"
         else:
             n, total = map(int, re.fullmatch(r"digits\((\d),(\d+)\)=", r.prompt).groups())
             assert len(answer) == n and sum(map(int, answer)) == total
             assert n + 2 <= total <= 8 * n - 2
-            assert r.completion == "+".join(answer) + f"={total} => {answer}"
+            assert r.completion == "work: " + "+".join(answer) + f"={total} => {answer}"
 
 
 # --------------------------------------------------------------------------------------- build_task
