@@ -156,6 +156,39 @@ def test_grpo_k3_kl_to_reference():
     assert loss.item() == pytest.approx(0.025, abs=1e-7)
 
 
+def test_grpo_hicra_raises_planning_token_advantages_by_alpha_abs_a():
+    # on-policy (ratio 1): L_t = -A_t. A = (+1, -1), planning tokens at (0, 0) and (1, 1), alpha = 0.2:
+    #   row 0: planning A = 1 + 0.2 * 1 = 1.2, execution 1.0
+    #   row 1: execution -1.0, planning -1 + 0.2 * 1 = -0.8
+    # L = (-1.2 - 1.0 + 1.0 + 0.8) / 4 = -0.4 / 4 = -0.1 ; plain GRPO: (-1 - 1 + 1 + 1) / 4 = 0
+    logprobs = torch.log(torch.tensor([[0.5, 0.4], [0.3, 0.2]])).requires_grad_()
+    adv, mask = torch.tensor([1.0, -1.0]), torch.ones(2, 2)
+    planning = torch.tensor([[True, False], [False, True]])
+    loss, _ = grpo_loss(logprobs, logprobs.detach(), adv, mask, planning_mask=planning, hicra_alpha=0.2)
+    assert loss.item() == pytest.approx(-0.1, abs=1e-6)
+    loss.backward()
+    # dL/dlogp_t = -A_t / 4: (-0.3, -0.25, 0.25, 0.2)
+    assert logprobs.grad.flatten().tolist() == pytest.approx([-0.3, -0.25, 0.25, 0.2], abs=1e-6)
+    plain, _ = grpo_loss(logprobs, logprobs.detach(), adv, mask)
+    assert plain.item() == pytest.approx(0.0, abs=1e-7)
+
+
+def test_grpo_hicra_with_clipping_and_no_planning_tokens():
+    # planning tokens, alpha 0.2, eps 0.2:
+    #  A=+1 -> 1.2, ratio 1.5: min(1.5 * 1.2, 1.2 * 1.2) = 1.44 -> -1.44  clipped
+    #  A=-1 -> -0.8, ratio 0.5: min(0.5 * -0.8, 0.8 * -0.8) = -0.64 -> +0.64  clipped
+    # L = (-1.44 + 0.64) / 2 = -0.4; clip_frac = 1
+    new, old = torch.log(torch.tensor([[1.5], [0.5]])), torch.zeros(2, 1)
+    adv, mask = torch.tensor([1.0, -1.0]), torch.ones(2, 1)
+    loss, stats = grpo_loss(new, old, adv, mask, planning_mask=torch.ones(2, 1))
+    assert loss.item() == pytest.approx(-0.4, abs=1e-6)
+    assert stats["clip_frac"].item() == 1.0
+    # an all-execution mask is plain GRPO to the bit: (-1.2 + 0.8) / 2 = -0.2
+    none, _ = grpo_loss(new, old, adv, mask)
+    zeros, _ = grpo_loss(new, old, adv, mask, planning_mask=torch.zeros(2, 1))
+    assert torch.equal(none, zeros) and none.item() == pytest.approx(-0.2, abs=1e-6)
+
+
 # ------------------------------------------------------------------------------------------- mixed
 
 

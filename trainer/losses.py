@@ -63,6 +63,8 @@ def grpo_loss(
     ref_logprobs: Tensor | None = None,
     kl_coef: float = 0.0,
     num_tokens: float | None = None,
+    planning_mask: Tensor | None = None,
+    hicra_alpha: float = 0.2,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The GRPO clipped surrogate, token-mean over all response tokens (DeepSeekMath eq. 3, with the
     token-level mean of DAPO rather than a per-sequence mean).
@@ -75,12 +77,18 @@ def grpo_loss(
     `clip_high > clip_low` is the asymmetric ("clip-higher") variant. k3 is the unbiased,
     non-negative estimator of KL(pi || pi_ref) on the policy's own samples.
 
-    logprobs, old_logprobs, mask, ref_logprobs: (B, T); advantages: (B,) one per rollout.
+    HICRA (arXiv 2509.03646), when `planning_mask` is given: planning tokens get the advantage
+    A + hicra_alpha * |A| (credit concentrated on planning: more reward when A > 0, less blame when
+    A < 0); execution tokens keep A. Without it the loss is exactly GRPO's.
+
+    logprobs, old_logprobs, mask, ref_logprobs, planning_mask: (B, T); advantages: (B,) one per rollout.
     Returns the loss and diagnostics: clip_frac (tokens whose ratio was clipped against the
     advantage), approx_kl (k3 estimate of KL(pi_old || pi) on pi_old's samples), kl (k3 against
     the reference, when given).
     """
     adv = advantages.unsqueeze(1)  # (B, 1), broadcast over tokens
+    if planning_mask is not None:
+        adv = adv + hicra_alpha * adv.abs() * planning_mask.to(adv.dtype)  # (B, T)
     log_ratio = logprobs - old_logprobs
     ratio = log_ratio.exp()
     clipped = ratio.clamp(1.0 - clip_low, 1.0 + clip_high)
