@@ -29,10 +29,14 @@ TABLES = ("plan", "decisions", "steps", "evals")
 
 
 def decision_row(d: Decision, task_ids: list[str]) -> dict[str, Any]:
-    """A decision as a flat row: step, stage, mu, sft_weighting, why, sft/<task>, rl/<task>."""
+    """A decision as a flat row: step, stage, mu, sft_weighting, why, sft/<task>, rl/<task>, mu/<task>
+    (each task's SFT weight), gate_below, drop_zero_variance."""
     row: dict[str, Any] = {"step": d.step, "stage": d.stage, "mu": d.mu, "sft_weighting": d.sft_weighting, "why": d.why}
     row.update({f"sft/{t}": d.sft.get(t, 0) for t in task_ids})
     row.update({f"rl/{t}": d.rl.get(t, 0) for t in task_ids})
+    row.update({f"mu/{t}": d.mu_for(t) for t in task_ids})
+    row["gate_below"] = d.gate_below
+    row["drop_zero_variance"] = d.drop_zero_variance
     return row
 
 

@@ -289,7 +289,144 @@ class ChordSchedule(Batching):
         return self
 
 
-ScheduleSpec = Annotated[Union[SequentialSchedule, ConstantSchedule, ChordSchedule], Field(discriminator="kind")]
+SFTWeightingField = Literal["none", "phi", "is"]
+Band = tuple[Annotated[float, Field(ge=0.0)], Annotated[float, Field(ge=0.0)]]
+
+
+def _check_band(name: str, band: tuple[float, float]) -> None:
+    if band[0] > band[1]:
+        raise ValueError(f"{name}: lo ({band[0]}) must not exceed hi ({band[1]})")
+
+
+class RewardAdaptiveSchedule(Batching):
+    """Per-task mu from the task's recent RL reward: mu_t = clip(tau - mean reward, 0, 1) (CHORD app. B.1)."""
+
+    kind: Literal["reward_adaptive"]
+    tau: Annotated[float, Field(ge=0.0)] = Field(
+        0.5,
+        description="Reward at and above which a task gets no SFT: mu_t = clip(tau - mean reward, 0, 1). "
+        "0.5 for 0/1 rewards: a task solved half the time no longer leans on demonstrations.",
+    )
+    window: PosInt = Field(
+        10, description="Latest rl/<task>/reward points (steps with that task's RL prompts) averaged."
+    )
+    initial_mu: Fraction | None = Field(
+        None, description="mu_t of a task before its first reward; null = min(tau, 1), as if its reward were 0."
+    )
+    sft_weighting: SFTWeightingField = Field(
+        "none", description="Token weights on the SFT loss: `phi` = p(1-p), `is` = p (stop-gradient)."
+    )
+
+
+class PhaseAwareSchedule(Batching):
+    """Per-task mu: `peak` until the task's held-out score shows overfitting, then a half-cosine decay to `valley`.
+
+    Phases come from `curriculum.phases.detect_phases`; rules in `schedulers.phase_aware`."""
+
+    kind: Literal["phase_aware"]
+    peak: Fraction = Field(0.9, description="mu_t before overfitting is detected for the task.")
+    valley: Fraction = Field(0.05, description="mu_t after the decay.")
+    decay_steps: NonNegInt = Field(
+        50, description="Steps of half-cosine decay from peak to valley after detection; 0 = drop at once."
+    )
+    drop: Annotated[float, Field(ge=0.0)] = Field(
+        0.02, description="detect_phases: score change (absolute) that counts as a shift or a recovery."
+    )
+    overfit_drop: Annotated[float, Field(ge=0.0)] = Field(
+        0.03, description="detect_phases: fall below the best score that counts as a decline."
+    )
+    patience: PosInt = Field(2, description="detect_phases: consecutive declined evals before `overfit`.")
+    sft_weighting: SFTWeightingField = Field(
+        "none", description="Token weights on the SFT loss: `phi` = p(1-p), `is` = p (stop-gradient)."
+    )
+
+    @model_validator(mode="after")
+    def _valley_below_peak(self) -> "PhaseAwareSchedule":
+        if self.valley > self.peak:
+            raise ValueError(f"valley ({self.valley}) must not exceed peak ({self.peak})")
+        return self
+
+
+class EntropyGuardSchedule(Batching):
+    """Constant mu, plus more RL for a creative task and more SFT for a structured one whose entropy collapses.
+
+    Healthy entropy is a band per task kind; rules in `schedulers.entropy_guard`."""
+
+    kind: Literal["entropy_guard"]
+    mu: Fraction = Field(0.1, description="Base SFT weight of every task.")
+    structured_band: Band = Field(
+        (0.05, 1.0),
+        description="[lo, hi] eval entropy (nats per token) of a healthy structured task; the default fits the "
+        "built-in tiny model.",
+    )
+    creative_band: Band = Field(
+        (0.8, 2.0),
+        description="[lo, hi] eval entropy (nats per token) of a healthy creative task; the default fits the "
+        "built-in tiny model.",
+    )
+    boost: Annotated[float, Field(gt=1.0)] = Field(
+        1.5, description="Factor on a collapsing creative task's RL weight, per eval below its band."
+    )
+    max_share: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.5, description="Largest share of RL prompts boosting may give a task (never below its plain share)."
+    )
+    saturation: Fraction = Field(
+        0.95, description="A structured task scoring at least this may collapse its entropy: no mu raise."
+    )
+    mu_step: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.1, description="Raise (and later lowering) of a structured task's mu_t per eval."
+    )
+    mu_max: Fraction = Field(0.5, description="Cap of a structured task's raised mu_t.")
+
+    @model_validator(mode="after")
+    def _check(self) -> "EntropyGuardSchedule":
+        _check_band("structured_band", self.structured_band)
+        _check_band("creative_band", self.creative_band)
+        if self.mu > self.mu_max:
+            raise ValueError(f"mu ({self.mu}) must not exceed mu_max ({self.mu_max})")
+        return self
+
+
+class BanditSchedule(Batching):
+    """RL prompts shared by a UCB bandit on each task's mean |advantage| (DUMP, arXiv 2504.09710)."""
+
+    kind: Literal["bandit"]
+    mu: Fraction = Field(0.0, description="Constant SFT weight; 0 = RL only (no SFT rows).")
+    window: PosInt = Field(
+        300, description="Latest rollouts of a task whose mean |advantage| is its learning progress."
+    )
+    c: Annotated[float, Field(ge=0.0)] = Field(1.0, description="Weight of the UCB exploration bonus.")
+    temperature: Annotated[float, Field(gt=0.0)] = Field(0.1, description="Softmax temperature over UCB scores.")
+    drop_zero_variance: bool = Field(
+        False, description="Drop RL groups whose rewards are all equal (they carry no advantage)."
+    )
+
+
+class GateSchedule(Batching):
+    """RL where a prompt failed on every rollout trains on its demonstration instead, in the same step (HPT).
+
+    The loop applies the gate per prompt; rules in `schedulers.gate`."""
+
+    kind: Literal["gate"]
+    mu: Fraction = Field(0.0, description="Base SFT weight; above 0 the step also carries `sft_batch` demonstrations.")
+    gate_below: float = Field(
+        0.0, description="A prompt whose G rewards are all <= this has its demonstration trained as SFT."
+    )
+
+
+ScheduleSpec = Annotated[
+    Union[
+        SequentialSchedule,
+        ConstantSchedule,
+        ChordSchedule,
+        RewardAdaptiveSchedule,
+        PhaseAwareSchedule,
+        EntropyGuardSchedule,
+        BanditSchedule,
+        GateSchedule,
+    ],
+    Field(discriminator="kind"),
+]
 
 
 # --------------------------------------------------------------------------------------------------

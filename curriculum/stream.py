@@ -28,7 +28,8 @@ def _grade(reward: Reward, record: Record, completions: list[str]) -> list[float
 
 
 def rl_prompt(task: Task, record: Record, fmt: Formatter) -> RLPrompt:
-    return RLPrompt(task.id, fmt.prompt_ids(record.prompt), partial(_grade, task.reward, record))
+    demo = fmt.completion_ids(record.completion) if record.completion is not None else None
+    return RLPrompt(task.id, fmt.prompt_ids(record.prompt), partial(_grade, task.reward, record), demo)
 
 
 class Stream:
@@ -67,7 +68,17 @@ class Stream:
                 )
             for _ in range(decision.rl.get(task_id, 0)):
                 rl.append(rl_prompt(task, self._next(task_id, "rl"), self.fmt))
-        return Batch(decision.step, decision.stage, decision.mu, decision.sft_weighting, sft, rl)
+        return Batch(
+            decision.step,
+            decision.stage,
+            decision.mu,
+            decision.sft_weighting,
+            sft,
+            rl,
+            dict(decision.task_mu),
+            decision.gate_below,
+            decision.drop_zero_variance,
+        )
 
     def state_dict(self) -> dict:
         return {"position": {t: dict(p) for t, p in self.position.items()}}

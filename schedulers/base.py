@@ -21,6 +21,19 @@ class Decision:
     `sft[task]` demonstrations and `rl[task]` prompts (each prompt gets G rollouts), mixed as
     `(1 - mu) * L_RL + mu * L_SFT`; `sft_weighting` picks token weights on the SFT loss; `why` is one
     line a person can read.
+
+    The adaptive policies add three knobs, whose defaults keep the plain behaviour:
+
+    - `task_mu[task]`: a per-task mu. That task's RL rows weigh (1 - task_mu[task]) and its SFT rows
+      task_mu[task]; a task absent from it uses `mu` (see `mu_for`). `mu` is then a scalar summary
+      (the mean of task_mu over the step's tasks), for logs and plots.
+    - `gate_below`: None = off. Otherwise an RL prompt whose G rewards are all <= gate_below has its
+      demonstration trained as SFT in the same step (HPT / ReLIFT style). When k of the step's n RL
+      prompts are gated, the step's SFT part is those k demonstrations (plus any `sft` rows) and its
+      weight is mu + (1 - mu) * k / n: with mu = 0 each prompt feeds exactly one of the two losses, in
+      proportion to how many prompts went each way. A prompt without a demonstration stays RL.
+    - `drop_zero_variance`: drop RL groups whose G rewards are all equal (their advantages are all 0:
+      they only dilute the RL token mean).
     """
 
     step: int
@@ -30,6 +43,13 @@ class Decision:
     rl: dict[str, int]
     sft_weighting: SFTWeighting = "none"
     why: str = ""
+    task_mu: dict[str, float] = field(default_factory=dict)
+    gate_below: float | None = None
+    drop_zero_variance: bool = False
+
+    def mu_for(self, task: str) -> float:
+        """The SFT weight of `task`'s rows this step (its RL rows weigh 1 - this)."""
+        return self.task_mu.get(task, self.mu)
 
     @property
     def sft_rows(self) -> int:
@@ -56,13 +76,23 @@ class TaskInfo:
 class Measurements:
     """What a scheduler sees at a step, built from the run's records (never from hidden state).
 
-    Each history is a list of (step, value) in step order.
+    Each history is a list of (step, value) in step order; `adv` holds (step, mean |advantage|,
+    rollouts) triples, so a window over rollouts (not steps) can be taken.
     """
 
     step: int = 0
     scores: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # eval/<task>/score
     entropy: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # eval/<task>/entropy
     rewards: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # rl/<task>/reward per step
+    adv: dict[str, list[tuple[int, float, int]]] = field(default_factory=dict)  # rl/<task>/abs_adv, /rollouts
+    sft_loss: list[tuple[int, float]] = field(default_factory=list)  # train/sft_loss, steps that had SFT
+
+
+def summary_mu(task_mu: dict[str, float], sft: dict[str, int], rl: dict[str, int]) -> float:
+    """`Decision.mu` of a per-task decision: the mean of task_mu over the tasks with rows this step
+    (over all of them on a step without rows)."""
+    active = [t for t in task_mu if t in sft or t in rl] or list(task_mu)
+    return sum(task_mu[t] for t in active) / len(active) if active else 0.0
 
 
 class Scheduler(Protocol):
@@ -134,11 +164,13 @@ class BatchMix:
         if needs_rl and self.rl_batch and not self.rl_weights:
             raise SchedulerError("the schedule asks for RL prompts but no task has RL prompts")
 
-    def sft(self) -> dict[str, int]:
-        return self.sft_mixer.split(self.sft_batch, self.sft_weights)
+    def sft(self, weights: dict[str, float] | None = None) -> dict[str, int]:
+        """`sft_batch` demonstrations by task weight, or by `weights` (e.g. a subset of `sft_weights`)."""
+        return self.sft_mixer.split(self.sft_batch, self.sft_weights if weights is None else weights)
 
-    def rl(self) -> dict[str, int]:
-        return self.rl_mixer.split(self.rl_batch, self.rl_weights)
+    def rl(self, weights: dict[str, float] | None = None) -> dict[str, int]:
+        """`rl_batch` prompts by task weight, or by `weights` (e.g. a policy's shares)."""
+        return self.rl_mixer.split(self.rl_batch, self.rl_weights if weights is None else weights)
 
     def state_dict(self) -> dict:
         return {"sft": self.sft_mixer.state_dict(), "rl": self.rl_mixer.state_dict()}

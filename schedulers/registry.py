@@ -20,7 +20,16 @@ def scheduler(kind: str) -> Callable[[Callable], Callable]:
 
 
 def load_plugins() -> None:
-    from schedulers import chord, constant, sequential  # noqa: F401
+    from schedulers import (  # noqa: F401
+        bandit,
+        chord,
+        constant,
+        entropy_guard,
+        gate,
+        phase_aware,
+        reward_adaptive,
+        sequential,
+    )
 
 
 def build_scheduler(spec: Any, tasks: list[TaskInfo], total_steps: int) -> Scheduler:

@@ -1,7 +1,9 @@
 """The training loop: RL raises the probability of rewarded completions; SFT lowers the NLL of its
 demonstrations; micro-batching does not change the update (each part is normalized over the step's
-own tokens)."""
+own tokens); per-task mu weighs each task's rows; gating trains the demonstrations of all-failed
+prompts; zero-variance groups can be dropped."""
 
+import pytest
 import torch
 
 from trainer.batch import Batch, RLPrompt, SFTRow
@@ -96,13 +98,94 @@ def test_micro_batching_gives_the_same_gradient():
     grads = []
     for micro in (None, 1):
         cfg = FitConfig(steps=1, seed=0, lr=1e-3, group_size=4, max_new_tokens=8, micro_batch=micro)
-        scored = roll_out(model, fmt, prompts, cfg, runtime, step=0)  # same seed: same rollouts
+        scored = roll_out(model, fmt, batch, cfg, runtime, step=0)  # same seed: same rollouts
         model.zero_grad(set_to_none=True)
-        backward_sft(model, fmt, batch, cfg, runtime)
-        backward_rl(model, scored, batch.mu, cfg, runtime, None)
+        backward_sft(model, fmt, batch.sft, batch.sft_weighting, batch.mu_for, cfg, runtime)
+        backward_rl(model, scored, batch.mu_for, cfg, runtime, None)
         grads.append(_grads(model))
     assert torch.allclose(grads[0], grads[1], atol=1e-6, rtol=1e-4)
     # and the SFT part alone is the phi-weighted token mean over all 3 rows' completion tokens
     model.zero_grad(set_to_none=True)
     logprobs, mask = sft_logprobs(model, rows, fmt.pad_id)
     assert int(mask.sum()) == sum(len(r.completion_ids) for r in rows)
+
+
+def test_per_task_mu_weighs_each_tasks_rows():
+    """The SFT gradient is linear in each task's mu: rows of task a at mu 0.6 and of task b at mu 0.3
+    give 0.6 * g_a + 0.3 * g_b, where g_a, g_b are the gradients of the shared-denominator loss on each
+    task's rows alone at weight 1; and one task_mu for every task equals the scalar mu."""
+    model, fmt = load_model("builtin", "tiny-base")
+    runtime = make_runtime("cpu")
+    cfg = FitConfig(steps=1, seed=0, lr=1e-3)
+    rows = [
+        SFTRow("a", fmt.prompt_ids("sort(cba)="), fmt.completion_ids("abc")),
+        SFTRow("a", fmt.prompt_ids("sort(zyx)="), fmt.completion_ids("xyz")),
+        SFTRow("b", fmt.prompt_ids("rev(abc)="), fmt.completion_ids("cba")),
+    ]
+
+    def grad(mu_of):
+        model.zero_grad(set_to_none=True)
+        out = backward_sft(model, fmt, rows, "none", mu_of, cfg, runtime)
+        return _grads(model), out
+
+    g_a, _ = grad(lambda t: 1.0 if t == "a" else 0.0)
+    g_b, _ = grad(lambda t: 1.0 if t == "b" else 0.0)
+    g_mixed, out = grad(Batch(0, "s", 0.3, "none", rows, [], {"a": 0.6}).mu_for)
+    assert torch.allclose(g_mixed, 0.6 * g_a + 0.3 * g_b, atol=1e-7, rtol=1e-5)
+    g_same, _ = grad(Batch(0, "s", 0.0, "none", rows, [], {"a": 0.3, "b": 0.3}).mu_for)
+    g_scalar, plain = grad(Batch(0, "s", 0.3, "none", rows, []).mu_for)
+    assert torch.equal(g_same, g_scalar)
+    assert out["loss"] == pytest.approx(plain["loss"], rel=1e-6)  # the logged SFT loss: unweighted token mean
+
+
+def test_gating_trains_the_demonstrations_of_all_failed_prompts():
+    """A prompt whose G rollouts all score 0 has its demonstration trained as SFT in the same step;
+    with mu = 0 and k = 1 of n = 2 prompts gated, the SFT part weighs 0 + (1 - 0) * 1/2 = 0.5."""
+    model, fmt = load_model("builtin", "tiny-base")
+    never = RLPrompt("x", fmt.prompt_ids("sort(cba)="), lambda cs: [0.0] * len(cs), fmt.completion_ids("abc"))
+    always = RLPrompt("y", fmt.prompt_ids(PROMPT), lambda cs: [1.0] * len(cs), fmt.completion_ids("abcde"))
+    no_demo = RLPrompt("z", fmt.prompt_ids("rev(ab)="), lambda cs: [0.0] * len(cs))
+    cfg = FitConfig(steps=1, seed=0, lr=1e-3, group_size=2, max_new_tokens=6, eval_every=0, checkpoint_every=0)
+    log = _Log()
+    state = {"model": model, "optimizer": make_optimizer(model, cfg), "step": 0}
+    batch = Batch(0, "gate", 0.0, "none", [], [never, always], gate_below=0.0)
+    fit(state, fmt, lambda step: batch, [], cfg, make_runtime("cpu"), log)
+    record = log.steps[0]
+    assert record["gate/prompts"] == 1
+    assert record["sched/mu"] == 0.5
+    assert record["train/sft_tokens"] == len(fmt.completion_ids("abc"))  # the gated demonstration only
+    assert record["train/loss"] == pytest.approx(0.5 * record["train/sft_loss"] + 0.5 * record["train/rl_loss"])
+    # a prompt without a demonstration is never gated; gating off (None) gates nothing
+    log2 = _Log()
+    state = {"model": model, "optimizer": make_optimizer(model, cfg), "step": 0}
+    fit(
+        state,
+        fmt,
+        lambda step: Batch(0, "g", 0.0, "none", [], [no_demo], gate_below=0.0),
+        [],
+        cfg,
+        make_runtime("cpu"),
+        log2,
+    )
+    assert log2.steps[0]["gate/prompts"] == 0 and log2.steps[0]["train/sft_loss"] is None
+
+
+def test_zero_variance_groups_can_be_dropped():
+    """Two prompts: one whose rewards are all equal, one mixed; dropping keeps only the mixed group's
+    G rows (so the RL token mean is over them alone); abs_adv and rollouts are logged per task."""
+    model, fmt = load_model("builtin", "tiny-base")
+    runtime = make_runtime("cpu")
+    flat = RLPrompt("flat", fmt.prompt_ids("sort(cba)="), lambda cs: [1.0] * len(cs))
+    mixed = RLPrompt("mixed", fmt.prompt_ids(PROMPT), lambda cs: [float(i % 2) for i in range(len(cs))])
+    cfg = FitConfig(steps=1, seed=0, lr=1e-3, group_size=4, max_new_tokens=6)
+    keep_all = roll_out(model, fmt, Batch(0, "r", 0.0, "none", [], [flat, mixed]), cfg, runtime, 0)
+    dropped = roll_out(
+        model, fmt, Batch(0, "r", 0.0, "none", [], [flat, mixed], drop_zero_variance=True), cfg, runtime, 0
+    )
+    assert keep_all.rollouts.response_ids.shape[0] == 8 and keep_all.tasks == ["flat"] * 4 + ["mixed"] * 4
+    assert dropped.rollouts.response_ids.shape[0] == 4 and dropped.tasks == ["mixed"] * 4
+    assert torch.equal(dropped.rollouts.response_ids, keep_all.rollouts.response_ids[4:])
+    assert dropped.stats["rl/dropped_groups"] == 1
+    # rewards 0,1,0,1: mean 0.5, std (unbiased) = sqrt(4 * 0.25 / 3) = 0.57735: |A| = 0.5 / 0.57735 = 0.866025
+    assert keep_all.stats["rl/mixed/abs_adv"] == pytest.approx(0.866025, abs=1e-5)
+    assert keep_all.stats["rl/flat/abs_adv"] == 0.0 and keep_all.stats["rl/mixed/rollouts"] == 4

@@ -23,16 +23,20 @@ class SFTRow:
 
 @dataclass(frozen=True)
 class RLPrompt:
-    """A prompt to roll out G times; `grade` scores the group (it holds the reference answer)."""
+    """A prompt to roll out G times; `grade` scores the group (it holds the reference answer);
+    `demo_ids` is its demonstration's completion, if it has one (what gating trains when all G fail)."""
 
     task: str
     prompt_ids: list[int]
     grade: Grader = field(compare=False)
+    demo_ids: list[int] | None = None
 
 
 @dataclass
 class Batch:
-    """One step's data, as its decision asked: `(1 - mu) * L_RL + mu * L_SFT`."""
+    """One step's data, as its decision asked: `(1 - mu) * L_RL + mu * L_SFT`, with `task_mu` overriding
+    mu for a task's rows, `gate_below` turning all-failed prompts into SFT rows, `drop_zero_variance`
+    dropping groups with equal rewards (see `schedulers.base.Decision`)."""
 
     step: int
     stage: str
@@ -40,6 +44,12 @@ class Batch:
     sft_weighting: str
     sft: list[SFTRow]
     rl: list[RLPrompt]
+    task_mu: dict[str, float] = field(default_factory=dict)
+    gate_below: float | None = None
+    drop_zero_variance: bool = False
+
+    def mu_for(self, task: str) -> float:
+        return self.task_mu.get(task, self.mu)
 
 
 @dataclass

@@ -21,9 +21,9 @@ from typing import Callable, Protocol
 import torch
 
 from curriculum.seeding import derive_seed
-from trainer.batch import Batch, EvalSet, RLPrompt
+from trainer.batch import Batch, EvalSet, SFTRow
 from trainer.evaluate import evaluate
-from trainer.losses import group_advantages, grpo_loss, mixed_loss, sft_loss
+from trainer.losses import group_advantages, grpo_loss, sft_loss
 from trainer.model import Formatter
 from trainer.rollout import Rollouts, completion_logprobs, generate
 from trainer.runtime import Runtime
@@ -90,22 +90,31 @@ def fit(
     runtime: Runtime,
     log: RunLog,
     reference: torch.nn.Module | None = None,
+    stop_at: int | None = None,
 ) -> None:
-    """Train `state["model"]` from `state["step"]` to `cfg.steps`."""
+    """Train `state["model"]` from `state["step"]` to `cfg.steps`, or stop after `stop_at` steps with a
+    checkpoint (a resume then continues exactly)."""
     model, optimizer = state["model"], state["optimizer"]
     model.train()
     if state["step"] == 0:
         log.eval(0, run_eval(model, fmt, eval_sets, cfg, runtime, 0))
-    while state["step"] < cfg.steps:
+    until = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
+    while state["step"] < until:
         step, started = state["step"], time.perf_counter()
         batch = next_batch(step)
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
-        rollouts = roll_out(model, fmt, batch.rl, cfg, runtime, step) if batch.rl else None
-
+        rollouts = roll_out(model, fmt, batch, cfg, runtime, step) if batch.rl else None
+        sft_rows, gated = list(batch.sft), 0
+        if rollouts is not None and batch.gate_below is not None:  # all G failed: train the demonstration
+            demos = [SFTRow(p.task, p.prompt_ids, p.demo_ids) for p, f in zip(batch.rl, rollouts.failed) if f]
+            sft_rows, gated = sft_rows + demos, len(demos)
+        mu_of = step_mu(batch, gated / len(batch.rl) if batch.rl else 0.0)
         optimizer.zero_grad(set_to_none=True)
-        sft_part = backward_sft(model, fmt, batch, cfg, runtime) if batch.sft else None
-        rl_part = backward_rl(model, rollouts, batch.mu, cfg, runtime, reference) if rollouts else None
+        sft_part = backward_sft(model, fmt, sft_rows, batch.sft_weighting, mu_of, cfg, runtime) if sft_rows else None
+        rl_part = None
+        if rollouts is not None and rollouts.rollouts.response_ids.shape[0]:
+            rl_part = backward_rl(model, rollouts, mu_of, cfg, runtime, reference)
         max_norm = cfg.grad_clip if cfg.grad_clip is not None else float("inf")
         grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
         optimizer.step()
@@ -116,17 +125,16 @@ def fit(
         record = {
             "step": step,
             "stage": batch.stage,
-            "sched/mu": batch.mu,
+            "sched/mu": mu_of(None),
             "train/lr": optimizer.param_groups[0]["lr"],
-            "train/loss": mixed_loss(
-                rl_part["loss"] if rl_part else 0.0, sft_part["loss"] if sft_part else 0.0, batch.mu
-            ),
+            "train/loss": (rl_part or {}).get("weighted", 0.0) + (sft_part or {}).get("weighted", 0.0),
             "train/sft_loss": sft_part["loss"] if sft_part else None,
             "train/rl_loss": rl_part["loss"] if rl_part else None,
             "train/grad_norm": grad_norm,
             "train/sft_tokens": (sft_part or {}).get("tokens", 0),
             "train/rl_tokens": (rl_part or {}).get("tokens", 0),
             **{f"sft/{t}/rows": n for t, n in _count(r.task for r in batch.sft).items()},
+            **({"gate/prompts": gated} if batch.gate_below is not None else {}),
             **{f"rl/{t}/prompts": n for t, n in _count(p.task for p in batch.rl).items()},
             **(rollouts.stats if rollouts else {}),
             **({k: v for k, v in rl_part.items() if k.startswith("rl/")} if rl_part else {}),
@@ -137,8 +145,19 @@ def fit(
         done = state["step"]
         if done == cfg.steps or (cfg.eval_every and done % cfg.eval_every == 0):
             log.eval(done, run_eval(model, fmt, eval_sets, cfg, runtime, done))
-        if done == cfg.steps or (cfg.checkpoint_every and done % cfg.checkpoint_every == 0):
+        if done in (cfg.steps, until) or (cfg.checkpoint_every and done % cfg.checkpoint_every == 0):
             log.checkpoint(state)
+
+
+def step_mu(batch: Batch, gated_share: float) -> Callable[[str | None], float]:
+    """The SFT weight of a task's rows this step: its mu (`task_mu`, else `mu`; `None` = the step's `mu`),
+    plus the RL weight gating moved to SFT: mu + (1 - mu) * k / n when k of n prompts were gated."""
+
+    def mu_of(task: str | None) -> float:
+        mu = batch.mu if task is None else batch.mu_for(task)
+        return mu + (1.0 - mu) * gated_share
+
+    return mu_of
 
 
 def _count(tasks) -> dict[str, int]:
@@ -166,16 +185,19 @@ def run_eval(
 
 @dataclass
 class ScoredRollouts:
-    rollouts: Rollouts  # N = P * G completions, the G of a prompt adjacent
+    rollouts: Rollouts  # the rows trained on: N = P * G completions, the G of a prompt adjacent
     advantages: torch.Tensor  # (N,)
-    stats: dict[str, float]  # rl/reward, rl/<task>/reward, rl/response_len, rl/zero_var_frac
+    tasks: list[str]  # (N,) the task of each row
+    failed: list[bool]  # (P,) every one of the prompt's G rewards <= the batch's gate_below
+    stats: dict[str, float]  # rl/reward, rl/<task>/{reward,abs_adv,rollouts}, rl/response_len, rl/zero_var_frac
 
 
 def roll_out(
-    model: torch.nn.Module, fmt: Formatter, prompts: list[RLPrompt], cfg: FitConfig, runtime: Runtime, step: int
+    model: torch.nn.Module, fmt: Formatter, batch: Batch, cfg: FitConfig, runtime: Runtime, step: int
 ) -> ScoredRollouts:
-    """G samples per prompt, their rewards, and group-normalized advantages."""
-    G = cfg.group_size
+    """G samples per prompt, their rewards, group-normalized advantages; with `drop_zero_variance` the
+    groups whose rewards are all equal are dropped from the rows trained on (after the stats)."""
+    G, prompts = cfg.group_size, batch.rl
     rollouts = generate(
         model,
         [p.prompt_ids for p in prompts for _ in range(G)],
@@ -191,15 +213,41 @@ def roll_out(
         [p.grade(texts[i * G : (i + 1) * G]) for i, p in enumerate(prompts)], dtype=torch.float32
     )  # (P, G)
     advantages = group_advantages(rewards, cfg.adv_eps).reshape(-1).to(rollouts.response_ids.device)  # (N,)
+    zero_var = rewards.std(dim=1) == 0  # (P,)
     stats = {
         "rl/reward": float(rewards.mean()),
         "rl/response_len": float(rollouts.lengths.float().mean()),
-        "rl/zero_var_frac": float((rewards.std(dim=1) == 0).float().mean()),
+        "rl/zero_var_frac": float(zero_var.float().mean()),
     }
     for task in dict.fromkeys(p.task for p in prompts):
         rows = [i for i, p in enumerate(prompts) if p.task == task]
         stats[f"rl/{task}/reward"] = float(rewards[rows].mean())
-    return ScoredRollouts(rollouts, advantages, stats)
+        stats[f"rl/{task}/abs_adv"] = float(advantages.reshape(-1, G)[rows].abs().mean())
+        stats[f"rl/{task}/rollouts"] = len(rows) * G
+    gate = batch.gate_below
+    failed = [
+        gate is not None and p.demo_ids is not None and bool((rewards[i] <= gate).all()) for i, p in enumerate(prompts)
+    ]
+    tasks = [p.task for p in prompts for _ in range(G)]
+    if batch.drop_zero_variance and bool(zero_var.any()):
+        keep = [i for i in range(len(tasks)) if not zero_var[i // G]]
+        index = torch.tensor(keep, dtype=torch.long, device=rollouts.response_ids.device)
+        rollouts = Rollouts(
+            *(
+                t.index_select(0, index) if t is not None else None
+                for t in (
+                    rollouts.prompt_ids,
+                    rollouts.prompt_mask,
+                    rollouts.response_ids,
+                    rollouts.response_mask,
+                    rollouts.logprobs,
+                    rollouts.entropy,
+                )
+            )
+        )
+        advantages, tasks = advantages.index_select(0, index), [tasks[i] for i in keep]
+        stats["rl/dropped_groups"] = int(zero_var.sum())
+    return ScoredRollouts(rollouts, advantages, tasks, failed, stats)
 
 
 def _slices(n: int, size: int | None) -> list[slice]:
@@ -207,33 +255,55 @@ def _slices(n: int, size: int | None) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def backward_sft(model: torch.nn.Module, fmt: Formatter, batch: Batch, cfg: FitConfig, runtime: Runtime) -> dict:
-    """Accumulate mu * L_SFT over micro-batches; L_SFT is normalized by the step's SFT token count."""
-    n_tokens = completion_token_count(batch.sft)
-    total = 0.0
-    for part in _slices(len(batch.sft), cfg.micro_batch):
+def _weighted_slices(weights: list[float], size: int | None) -> list[tuple[float, slice]]:
+    """Micro-batch slices that never mix two loss weights: runs of equal weight, each cut into
+    micro-batches (one run, and so the plain micro-batches, when every row weighs the same)."""
+    out, start = [], 0
+    for i in range(1, len(weights) + 1):
+        if i == len(weights) or weights[i] != weights[start]:
+            out += [(weights[start], slice(start + p.start, start + p.stop)) for p in _slices(i - start, size)]
+            start = i
+    return out
+
+
+def backward_sft(
+    model: torch.nn.Module,
+    fmt: Formatter,
+    rows: list[SFTRow],
+    weighting: str,
+    mu_of: Callable[[str], float],
+    cfg: FitConfig,
+    runtime: Runtime,
+) -> dict:
+    """Accumulate mu_t * L_SFT over micro-batches (mu_t = the SFT weight of the row's task); L_SFT is
+    normalized by the step's SFT token count, so the rows of every task share one denominator."""
+    n_tokens = completion_token_count(rows)
+    total, weighted = 0.0, 0.0
+    for mu, part in _weighted_slices([mu_of(r.task) for r in rows], cfg.micro_batch):
         with runtime.autocast():
-            logprobs, mask = sft_logprobs(model, batch.sft[part], fmt.pad_id)
-        loss = sft_loss(logprobs, mask, batch.sft_weighting, num_tokens=n_tokens)
-        if batch.mu > 0:
-            (batch.mu * loss).backward()
+            logprobs, mask = sft_logprobs(model, rows[part], fmt.pad_id)
+        loss = sft_loss(logprobs, mask, weighting, num_tokens=n_tokens)
+        if mu > 0:
+            (mu * loss).backward()
         total += loss.item()
-    return {"loss": total, "tokens": n_tokens}
+        weighted += mu * loss.item()
+    return {"loss": total, "weighted": weighted, "tokens": n_tokens}
 
 
 def backward_rl(
     model: torch.nn.Module,
     scored: ScoredRollouts,
-    mu: float,
+    mu_of: Callable[[str], float],
     cfg: FitConfig,
     runtime: Runtime,
     reference: torch.nn.Module | None,
 ) -> dict:
-    """Accumulate (1 - mu) * L_GRPO over micro-batches; normalized by the step's response token count."""
+    """Accumulate (1 - mu_t) * L_GRPO over micro-batches; normalized by the step's response token count."""
     r = scored.rollouts
     n_tokens = float(r.response_mask.sum())
-    total, sums = 0.0, {"rl/clip_frac": 0.0, "rl/approx_kl": 0.0, "rl/kl": 0.0}
-    for part in _slices(r.response_ids.shape[0], cfg.micro_batch):
+    total, weighted = 0.0, 0.0
+    sums = {"rl/clip_frac": 0.0, "rl/approx_kl": 0.0, "rl/kl": 0.0}
+    for mu, part in _weighted_slices([mu_of(t) for t in scored.tasks], cfg.micro_batch):
         args = (r.prompt_ids[part], r.prompt_mask[part], r.response_ids[part], r.response_mask[part], cfg.temperature)
         with runtime.autocast():
             logprobs = completion_logprobs(model, *args)
@@ -255,9 +325,10 @@ def backward_rl(
         if mu < 1:
             ((1.0 - mu) * loss).backward()
         total += loss.item()
+        weighted += (1.0 - mu) * loss.item()
         for key, value in stats.items():
             sums[f"rl/{key}"] += float(value)
     seq_tokens = int(r.prompt_mask.sum() + r.response_mask.sum())
     if reference is None or cfg.kl_coef == 0:
         sums.pop("rl/kl")
-    return {"loss": total, "tokens": int(n_tokens), "seq_tokens": seq_tokens, **sums}
+    return {"loss": total, "weighted": weighted, "tokens": int(n_tokens), "seq_tokens": seq_tokens, **sums}
