@@ -35,9 +35,12 @@ from curriculum.yamlio import (
 OVERRIDES = "command line"
 
 
-def load_catalog(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Catalog:
-    """The validated catalog at `path` with `key=value` overrides applied; raises CatalogInvalid."""
-    catalog, errors = _load(Path(path), list(overrides))
+def load_catalog(
+    path: str | Path, overrides: list[str] | tuple[str, ...] = (), base_dir: Path | None = None
+) -> Catalog:
+    """The validated catalog at `path` with `key=value` overrides applied; raises CatalogInvalid.
+    Relative data paths are taken from `base_dir` (default: the catalog's folder)."""
+    catalog, errors = _load(Path(path), list(overrides), base_dir)
     if errors:
         raise CatalogInvalid(errors)
     assert catalog is not None
@@ -49,7 +52,7 @@ def check_catalog(path: str | Path, overrides: list[str] | tuple[str, ...] = ())
     return _load(Path(path), list(overrides))[1]
 
 
-def _load(path: Path, overrides: list[str]) -> tuple[Catalog | None, list[CatalogError]]:
+def _load(path: Path, overrides: list[str], base_dir: Path | None = None) -> tuple[Catalog | None, list[CatalogError]]:
     file = str(path)
     try:
         data, lines, found = load_with_lines(read_catalog_text(path), file)
@@ -67,7 +70,7 @@ def _load(path: Path, overrides: list[str]) -> tuple[Catalog | None, list[Catalo
         found += _schema_errors(exc, data, lines, file)
     found += [
         CatalogError(file, lines.line(p), format_path(p), message)
-        for p, message in semantic_problems(data, path.parent.resolve())
+        for p, message in semantic_problems(data, base_dir or path.parent.resolve())
     ]
     for e in found:  # an error inside an overridden value belongs to the command line, not the file
         hit = next((o for o in overridden if _from_override(e.path, o, lines)), None)

@@ -9,6 +9,8 @@ drives the progress bar, and writes checkpoints and tables.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import platform
 import time
 from dataclasses import dataclass
@@ -24,12 +26,12 @@ from rich.table import Table
 import curriculum
 from curriculum.rundir import RunDir, decision_row, eval_row, write_table
 from curriculum.schema import Catalog
-from curriculum.signals import add_eval_row, add_step_row
+from curriculum.signals import add_eval_row, add_step_row, measurements
 from curriculum.stream import Stream, eval_sets
 from schedulers.base import Decision, Measurements, Scheduler, TaskInfo
 from schedulers.registry import build_scheduler
 from tasks.build import DataTask, TaskBuildError, build_task
-from trainer.checkpoint import save_checkpoint
+from trainer.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
 from trainer.loop import FitConfig, fit, make_optimizer
 from trainer.model import Formatter, load_model
 from trainer.runtime import make_runtime
@@ -149,9 +151,28 @@ class RunWriter:
         out.print(f"[dim]eval @ {step} (greedy/sampled):[/] {scores}")
 
     def checkpoint(self, state: dict) -> None:
-        extra = {"scheduler": self.scheduler.state_dict(), "stream": self.stream.state_dict()}
+        """Save the training state with the scheduler, the stream and every record so far: the checkpoint
+        alone is enough to resume, whatever happened to the tables after it."""
+        extra = {
+            "scheduler": self.scheduler.state_dict(),
+            "stream": self.stream.state_dict(),
+            "records": {"decisions": self.decisions, "steps": self.steps, "evals": self.evals},
+        }
         save_checkpoint(self.run.checkpoints, state, self.tokenizer, extra, self.keep_checkpoints)
         self.flush()
+
+    def restore(self, state: dict) -> None:
+        """Load the latest checkpoint into `state`, the scheduler, the stream and the records."""
+        found = checkpoint_dirs(self.run.checkpoints)
+        if not found:
+            raise RunError(f"{self.run.root} has no checkpoint to resume from")
+        extra = load_checkpoint(found[-1], state)
+        self.scheduler.load_state_dict(extra["scheduler"])
+        self.stream.load_state_dict(extra["stream"])
+        records = extra["records"]
+        self.decisions, self.steps, self.evals = records["decisions"], records["steps"], records["evals"]
+        self.measurements = measurements(self.steps, self.evals)
+        self.flush()  # the tables may have run ahead of the checkpoint (a kill after it): back to it
 
     def flush(self) -> None:
         write_table(self.run.table("decisions"), self.decisions)
@@ -163,15 +184,40 @@ def default_out(catalog: Catalog) -> Path:
     return Path("runs") / f"{catalog.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
+def data_fingerprint(tasks: list[DataTask]) -> dict[str, str]:
+    """A hash of every task's rows (SFT, RL, eval): a resume refuses data that changed under it."""
+    out = {}
+    for t in tasks:
+        h = hashlib.sha256()
+        for part in (t.sft, t.rl, t.eval):
+            for r in part:
+                h.update(json.dumps([r.prompt, r.completion, r.answer]).encode())
+            h.update(b"|")
+        out[t.id] = h.hexdigest()[:16]
+    return out
+
+
 def train(
-    catalog: Catalog, resolved: dict, base_dir: Path, out: Path, console: Console, progress: bool = True
+    catalog: Catalog,
+    resolved: dict,
+    base_dir: Path,
+    out: Path,
+    console: Console,
+    progress: bool = True,
+    resume: bool = False,
+    stop_at: int | None = None,
 ) -> RunDir:
-    """Run a catalog to the end; returns the run directory."""
+    """Run a catalog to the end (or to `stop_at`, with a checkpoint); returns the run directory.
+
+    `resume=True` continues the run in `out` from its latest checkpoint: weights, optimizer, step,
+    scheduler state, stream position, RNG states and every record so far come from the checkpoint, so
+    the rest of the run is what an uninterrupted run would have done (`curriculum.resume` checks that
+    the catalog and the data are unchanged first)."""
     started = time.time()
     runtime = make_runtime(catalog.training.device)
     run = RunDir(out)
-    if run.root.exists() and any(run.root.iterdir()):
-        raise RunError(f"run folder {run.root} is not empty; choose another --out")
+    if not resume and run.root.exists() and any(run.root.iterdir()):
+        raise RunError(f"run folder {run.root} is not empty; choose another --out, or --resume it")
     with console.status("loading tasks and model"):
         tasks = load_tasks(catalog, base_dir)
         infos = task_infos(tasks)
@@ -185,24 +231,38 @@ def train(
     reference = copy.deepcopy(model).eval().requires_grad_(False) if cfg.kl_coef > 0 else None
     stream = Stream(tasks, fmt, catalog.seed)
     task_ids = [t.id for t in tasks]
-
-    run.root.mkdir(parents=True, exist_ok=True)
-    run.write_catalog(resolved)
-    write_table(run.table("plan"), [decision_row(d, task_ids) for d in planned])
-    info = {
-        "engine": curriculum.__version__,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device": str(runtime.device),
-        "dtype": runtime.dtype_name,
-        "threads": torch.get_num_threads(),
-        "started": datetime.now(timezone.utc).isoformat(),
-        "status": "running",
-    }
-    run.write_info(info)
-
     state = {"model": model, "optimizer": make_optimizer(model, cfg), "step": 0}
     log = RunWriter(run, task_ids, fmt.tokenizer, scheduler, stream, catalog.training.keep_checkpoints, console)
+    fingerprint = data_fingerprint(tasks)
+
+    if resume:
+        info = run.read_info()
+        if info.get("data") != fingerprint:
+            changed = sorted(t for t in fingerprint if info.get("data", {}).get(t) != fingerprint[t])
+            raise RunError(
+                f"the data of task(s) {', '.join(changed)} differs from what the run started with "
+                "(a data file edited or moved?); resuming would train on other rows: refused"
+            )
+        log.restore(state)
+        run.write_catalog(resolved)  # the same catalog, or one with more steps
+        console.print(f"resuming {run.root} at step {state['step']} of {cfg.steps}")
+    else:
+        run.root.mkdir(parents=True, exist_ok=True)
+        run.write_catalog(resolved)
+        write_table(run.table("plan"), [decision_row(d, task_ids) for d in planned])
+        info = {
+            "engine": curriculum.__version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "device": str(runtime.device),
+            "dtype": runtime.dtype_name,
+            "threads": torch.get_num_threads(),
+            "started": datetime.now(timezone.utc).isoformat(),
+            "base_dir": str(base_dir),
+            "data": fingerprint,
+        }
+    info["status"] = "running"
+    run.write_info(info)
 
     def next_batch(step: int):
         decision = scheduler.decide(step, log.measurements)
@@ -218,11 +278,15 @@ def train(
         TimeRemainingColumn(),
     ]
     with Progress(*columns, console=console, disable=not progress) as bar:
-        log.progress, log.progress_task = bar, bar.add_task("train", total=cfg.steps, stats="")
-        fit(state, fmt, next_batch, eval_sets(tasks, fmt), cfg, runtime, log, reference)
-    info.update(status="finished", seconds=round(time.time() - started, 1), steps=state["step"])
+        log.progress = bar
+        log.progress_task = bar.add_task("train", total=cfg.steps, completed=state["step"], stats="")
+        fit(state, fmt, next_batch, eval_sets(tasks, fmt), cfg, runtime, log, reference, stop_at=stop_at)
+    done = state["step"] == cfg.steps
+    info.update(status="finished" if done else "stopped", steps=state["step"])
+    info["seconds"] = round(info.get("seconds", 0.0) + time.time() - started, 1)
     run.write_info(info)
-    print_summary(log.evals, {t.id: t.kind for t in tasks}, console)
+    if done:
+        print_summary(log.evals, {t.id: t.kind for t in tasks}, console)
     return run
 
 
@@ -250,3 +314,42 @@ def print_summary(evals: list[dict], kinds: dict[str, str], console: Console) ->
             means = [[sum(row[f"eval/{t}/{m}"] for t in ids) / len(ids) for row in (first, last)] for m in metrics]
             table.add_row(f"mean ({len(ids)})", kind, *(f"{a:.3f} -> {b:.3f}" for a, b in means), "")
     console.print(table)
+
+
+# Keys a resume may change: they alter neither the data nor any decision already taken.
+RESUMABLE_CHANGES = ("training.steps", "training.checkpoint_every", "training.keep_checkpoints")
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: data}
+
+
+def resume_changes(saved: dict, new: dict) -> list[str]:
+    """What differs between the catalog a run started with and the one it would resume with, said for a
+    person: tasks added, removed or changed by id; any other key by its path. Empty = the same run."""
+    problems = []
+    old_tasks = {t["id"]: t for t in saved.get("tasks", [])}
+    new_tasks = {t["id"]: t for t in new.get("tasks", [])}
+    for tid in new_tasks.keys() - old_tasks.keys():
+        problems.append(f"task {tid} added")
+    for tid in old_tasks.keys() - new_tasks.keys():
+        problems.append(f"task {tid} removed")
+    for tid in old_tasks.keys() & new_tasks.keys():
+        a, b = _flatten(old_tasks[tid]), _flatten(new_tasks[tid])
+        for key in sorted(a.keys() | b.keys()):
+            if a.get(key) != b.get(key):
+                what = "reweighted" if key == "weight" else f"{key} changed"
+                problems.append(f"task {tid} {what}: {a.get(key)!r} -> {b.get(key)!r}")
+    if list(old_tasks) != list(new_tasks) and old_tasks.keys() == new_tasks.keys():
+        problems.append(f"task order changed: {list(old_tasks)} -> {list(new_tasks)}")
+    a = _flatten({k: v for k, v in saved.items() if k != "tasks"})
+    b = _flatten({k: v for k, v in new.items() if k != "tasks"})
+    for key in sorted(a.keys() | b.keys()):
+        if a.get(key) != b.get(key) and key not in RESUMABLE_CHANGES:
+            problems.append(f"{key} changed: {a.get(key)!r} -> {b.get(key)!r}")
+    return sorted(problems)

@@ -8,13 +8,13 @@ from curriculum.console import Failure
 from curriculum.schema import Catalog
 
 
-def catalog_or_fail(path: str, overrides: list[str]) -> Catalog:
-    """The validated catalog, or a Failure listing every error."""
+def catalog_or_fail(path: str | Path, overrides: list[str], base: Path | None = None) -> Catalog:
+    """The validated catalog, or a Failure listing every error (relative data paths from `base`)."""
     from curriculum.catalog import load_catalog
     from curriculum.yamlio import CatalogInvalid
 
     try:
-        return load_catalog(path, overrides)
+        return load_catalog(path, overrides, base)
     except CatalogInvalid as exc:
         count = f"{len(exc.errors)} error{'s' if len(exc.errors) > 1 else ''}"
         raise Failure(f"{path}: {count}", *(str(e) for e in exc.errors)) from None
