@@ -86,6 +86,8 @@ def fit_config(catalog: Catalog) -> FitConfig:
         eval_temperature=e.temperature,
         eval_batch_size=e.batch_size,
         eval_samples=e.samples,
+        eval_kl_samples=e.kl_samples,
+        hicra_alpha=t.grpo.hicra_alpha,
         checkpoint_every=t.checkpoint_every,
     )
 
@@ -226,9 +228,12 @@ def train(
         m = catalog.model
         model, fmt = load_model(**m.model_dump(), seed=catalog.seed, base_dir=base_dir)
     cfg = fit_config(catalog)
+    if cfg.hicra_alpha is not None and not any(t.planning for t in tasks):
+        raise RunError("training.grpo.hicra_alpha is set but no task declares `planning` markers")
     check_lengths(model, fmt, tasks, cfg)
     model.to(runtime.device)
-    reference = copy.deepcopy(model).eval().requires_grad_(False) if cfg.kl_coef > 0 else None
+    needs_reference = cfg.kl_coef > 0 or cfg.eval_kl_samples > 0
+    reference = copy.deepcopy(model).eval().requires_grad_(False) if needs_reference else None
     stream = Stream(tasks, fmt, catalog.seed)
     task_ids = [t.id for t in tasks]
     state = {"model": model, "optimizer": make_optimizer(model, cfg), "step": 0}

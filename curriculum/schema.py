@@ -186,6 +186,25 @@ class TaskSpec(Spec):
     weight: Annotated[float, Field(gt=0.0)] = Field(
         1.0, description="Share of each step's rows relative to other tasks."
     )
+    planning: list[str] | str | None = Field(
+        None,
+        description="Planning markers: a list of phrases, or one regular expression. Tokens inside a match are "
+        "planning tokens: their entropy is reported apart (eval/<task>/entropy_plan, entropy_exec) and "
+        "HICRA (`training.grpo.hicra_alpha`) boosts their advantage.",
+    )
+
+    @model_validator(mode="after")
+    def _planning_compiles(self) -> "TaskSpec":
+        import re
+
+        if isinstance(self.planning, str):
+            try:
+                re.compile(self.planning)
+            except re.error as exc:
+                raise ValueError(f"planning: not a regular expression ({exc})") from None
+        elif isinstance(self.planning, list) and (not self.planning or not all(self.planning)):
+            raise ValueError("planning: give at least one non-empty phrase")
+        return self
 
     @model_validator(mode="after")
     def _has_source(self) -> "TaskSpec":
@@ -454,6 +473,11 @@ class GRPOSpec(Spec):
         0.0, description="Weight of the k3 KL to the starting model; 0 = off."
     )
     adv_eps: Annotated[float, Field(gt=0.0)] = Field(1e-6, description="eps in (r - mean) / (std + eps).")
+    hicra_alpha: Annotated[float, Field(ge=0.0)] | None = Field(
+        None,
+        description="HICRA: planning tokens (a task's `planning` markers) get advantage A + alpha * |A|; "
+        "null = off (0.2 is the paper's value).",
+    )
 
 
 class TrainingSpec(Spec):
@@ -488,6 +512,11 @@ class EvaluationSpec(Spec):
         1.0, description="Temperature of the k samples (sampled score, entropy, unique answers)."
     )
     samples: PosInt = Field(4, description="k: sampled completions per eval prompt.")
+    kl_samples: NonNegInt = Field(
+        2,
+        description="Completions per eval prompt sampled from the base model for eval/<task>/kl_base, the "
+        "forward KL(base || policy) (full vocabulary per token); 0 = off (saves a frozen copy of the model).",
+    )
     batch_size: PosInt = Field(128, description="Sequences per generation call.")
 
 

@@ -29,7 +29,8 @@ def _grade(reward: Reward, record: Record, completions: list[str]) -> list[float
 
 def rl_prompt(task: Task, record: Record, fmt: Formatter) -> RLPrompt:
     demo = fmt.completion_ids(record.completion) if record.completion is not None else None
-    return RLPrompt(task.id, fmt.prompt_ids(record.prompt), partial(_grade, task.reward, record), demo)
+    planning = getattr(task, "planning", None)
+    return RLPrompt(task.id, fmt.prompt_ids(record.prompt), partial(_grade, task.reward, record), demo, planning)
 
 
 class Stream:
@@ -93,4 +94,4 @@ class Stream:
 
 def eval_sets(tasks: list[Task], fmt: Formatter) -> list[EvalSet]:
     """Every task's held-out prompts, tokenized, graded one completion at a time."""
-    return [EvalSet(t.id, t.kind, [rl_prompt(t, r, fmt) for r in t.eval]) for t in tasks]
+    return [EvalSet(t.id, t.kind, [rl_prompt(t, r, fmt) for r in t.eval], getattr(t, "planning", None)) for t in tasks]

@@ -43,6 +43,7 @@ class DataTask:
     rl: list[Record]
     eval: list[Record]
     reward: Reward
+    planning: list[str] | str | None = None  # planning markers: phrases or a regex
 
 
 def _source_key(spec: Any) -> str:
@@ -112,7 +113,9 @@ def build_task(spec: Any, seed: int, base_dir: Path) -> DataTask:
                     ("reward", "kind"),
                     f"{spec.reward.kind} reward needs an answer, but {missing} {name} rows have none",
                 )
-    return DataTask(spec.id, spec.kind, spec.weight, list(spec.requires), sft_rows, rl_rows, eval_rows, reward)
+    return DataTask(
+        spec.id, spec.kind, spec.weight, list(spec.requires), sft_rows, rl_rows, eval_rows, reward, spec.planning
+    )
 
 
 def builtin_name_of(spec: Any) -> str | None:

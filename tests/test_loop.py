@@ -189,3 +189,31 @@ def test_zero_variance_groups_can_be_dropped():
     # rewards 0,1,0,1: mean 0.5, std (unbiased) = sqrt(4 * 0.25 / 3) = 0.57735: |A| = 0.5 / 0.57735 = 0.866025
     assert keep_all.stats["rl/mixed/abs_adv"] == pytest.approx(0.866025, abs=1e-5)
     assert keep_all.stats["rl/flat/abs_adv"] == 0.0 and keep_all.stats["rl/mixed/rollouts"] == 4
+
+
+def test_hicra_marks_planning_tokens_of_rollouts():
+    """With hicra_alpha set, each rollout row gets the planning mask of its task's markers (a task without
+    markers: none), so the GRPO loss can boost those tokens' advantage."""
+    from trainer.probes import planning_mask
+
+    model, fmt = load_model("builtin", "tiny-base")
+    runtime = make_runtime("cpu")
+    planned = RLPrompt(
+        "p", fmt.prompt_ids("rev(abcd)="), lambda cs: [float(i % 2) for i in range(len(cs))], planning=["-"]
+    )
+    plain = RLPrompt("q", fmt.prompt_ids("sort(dcba)="), lambda cs: [float(i % 2) for i in range(len(cs))])
+    batch = Batch(0, "r", 0.0, "none", [], [planned, plain])
+    off = roll_out(model, fmt, batch, FitConfig(steps=1, seed=0, lr=1e-3, max_new_tokens=12), runtime, 0)
+    cfg = FitConfig(steps=1, seed=0, lr=1e-3, max_new_tokens=12, hicra_alpha=0.2)
+    on = roll_out(model, fmt, batch, cfg, runtime, 0)
+    assert off.planning is None
+    for row, ids in enumerate(on.rollouts.response_ids):
+        expected = planning_mask(fmt, ids.tolist(), ["-"]) if row < 4 else [False] * len(ids)
+        assert on.planning[row].tolist() == expected
+    assert on.planning[:4].any()  # the base model writes some "o-l-l" style scratchpads at temperature 1
+    model.zero_grad(set_to_none=True)
+    backward_rl(model, off, batch.mu_for, cfg, runtime, None)
+    g_off = _grads(model)
+    model.zero_grad(set_to_none=True)
+    backward_rl(model, on, batch.mu_for, cfg, runtime, None)
+    assert not torch.allclose(_grads(model), g_off)

@@ -185,19 +185,87 @@ def test_evaluate_metrics_on_a_near_greedy_temperature():
         RLPrompt("t", fmt.prompt_ids(p), lambda cs, a=a: [float(c == a) for c in cs]) for p, a in answers.items()
     ]
     sets = [EvalSet("t", "structured", prompts)]
-    cold = evaluate(model, fmt, sets, max_new_tokens=12, temperature=0.01, batch_size=16,
-                    generator=torch.Generator().manual_seed(0), samples=4)["t"]
+    cold = evaluate(
+        model,
+        fmt,
+        sets,
+        max_new_tokens=12,
+        temperature=0.01,
+        batch_size=16,
+        generator=torch.Generator().manual_seed(0),
+        samples=4,
+    )["t"]
     # independent reference for the greedy score: transformers' own greedy decoding
     right = 0
     for text, answer in answers.items():
         ids = torch.tensor([fmt.prompt_ids(text)])
-        out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=12, do_sample=False,
-                             eos_token_id=fmt.stop_ids, pad_token_id=fmt.pad_id)
-        right += fmt.decode(out[0, ids.shape[1]:].tolist()) == answer
+        out = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=12,
+            do_sample=False,
+            eos_token_id=fmt.stop_ids,
+            pad_token_id=fmt.pad_id,
+        )
+        right += fmt.decode(out[0, ids.shape[1] :].tolist()) == answer
     assert cold["score"] == right / 4  # "rev(hello)=" -> "wrong" is never produced, so right <= 3
     assert right <= 3
     assert cold["sampled"] == cold["score"]
     assert cold["unique"] == 0.25 and cold["entropy"] < 0.05
-    hot = evaluate(model, fmt, sets, max_new_tokens=12, temperature=3.0, batch_size=16,
-                   generator=torch.Generator().manual_seed(0), samples=4)["t"]
+    hot = evaluate(
+        model,
+        fmt,
+        sets,
+        max_new_tokens=12,
+        temperature=3.0,
+        batch_size=16,
+        generator=torch.Generator().manual_seed(0),
+        samples=4,
+    )["t"]
     assert hot["unique"] > 0.5 and hot["entropy"] > cold["entropy"] + 1.0
+
+
+def test_evaluate_splits_entropy_into_planning_and_execution_tokens():
+    """With planning markers, the planning and execution token entropies are a partition of the k
+    samples' tokens: their token-weighted mean is the overall entropy; KL to an identical base is 0."""
+    from trainer.batch import EvalSet, RLPrompt
+    from trainer.evaluate import evaluate
+
+    model, fmt = load_model("builtin", "tiny-base")
+    prompts = [RLPrompt("t", fmt.prompt_ids(p), lambda cs: [0.0] * len(cs)) for p in ("rev(abcd)=", "7+5=")]
+    args = dict(max_new_tokens=16, temperature=1.5, batch_size=16, samples=4)
+    plain = evaluate(
+        model, fmt, [EvalSet("t", "structured", prompts)], generator=torch.Generator().manual_seed(1), **args
+    )["t"]
+    split = evaluate(
+        model,
+        fmt,
+        [EvalSet("t", "structured", prompts, planning=["-", "=>"])],
+        generator=torch.Generator().manual_seed(1),
+        base=model,
+        kl_samples=2,
+        kl_generator=torch.Generator().manual_seed(2),
+        **args,
+    )["t"]
+    assert split["entropy"] == plain["entropy"] and "entropy_plan" not in plain
+    assert split["kl_base"] == 0.0
+    # recount the tokens by hand from the same samples to weight the two means
+    from trainer.probes import planning_mask
+    from trainer.rollout import generate
+
+    out = generate(
+        model,
+        [p.prompt_ids for p in prompts for _ in range(4)],
+        max_new_tokens=16,
+        temperature=1.5,
+        generator=torch.Generator().manual_seed(1),
+        stop_ids=fmt.stop_ids,
+        pad_id=fmt.pad_id,
+    )
+    n_plan = n_exec = 0
+    for ids, n in zip(out.response_ids, out.lengths):
+        marks = planning_mask(fmt, ids[: int(n)].tolist(), ["-", "=>"])
+        n_plan, n_exec = n_plan + sum(marks), n_exec + len(marks) - sum(marks)
+    assert n_plan > 0 and n_exec > 0
+    mean = (split["entropy_plan"] * n_plan + split["entropy_exec"] * n_exec) / (n_plan + n_exec)
+    assert mean == pytest.approx(split["entropy"], rel=1e-5)

@@ -72,6 +72,8 @@ def test_evals_at_start_every_n_and_end(chord_run):
         scores = evals[f"eval/{task}/score"].to_list()
         assert all(0.0 <= s <= 1.0 for s in scores)
         assert all(e > 0 for e in evals[f"eval/{task}/entropy"].to_list())
+        kl = evals[f"eval/{task}/kl_base"].to_list()
+        assert kl[0] == 0.0 and kl[-1] > 0.0  # the starting model is the base; training moves away from it
         for metric in ("sampled", "unique"):
             assert all(0.0 <= v <= 1.0 for v in evals[f"eval/{task}/{metric}"].to_list())
 

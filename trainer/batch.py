@@ -30,6 +30,7 @@ class RLPrompt:
     prompt_ids: list[int]
     grade: Grader = field(compare=False)
     demo_ids: list[int] | None = None
+    planning: object = field(default=None, compare=False)  # the task's planning markers, if any
 
 
 @dataclass
@@ -59,3 +60,4 @@ class EvalSet:
     task: str
     kind: str
     prompts: list[RLPrompt]
+    planning: object = None  # the task's planning markers (phrases or a regex), if any

@@ -8,7 +8,11 @@
   temperature, over the tokens of the k samples (the model's own samples);
 - `unique`: the share of distinct final answers among the k samples of a prompt, averaged over
   prompts (1 = all different; most telling for creative tasks);
-- `length`: mean tokens of the greedy completions.
+- `length`: mean tokens of the greedy completions;
+- `kl_base` (with a `base` model): forward KL(base || policy), full vocabulary per token, on
+  completions the base samples for the eval prompts (`trainer.probes.kl_to_base`);
+- `entropy_plan`, `entropy_exec` (for a task with planning markers): the entropy over the k samples'
+  planning tokens and over the other tokens (`trainer.probes.planning_mask`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import torch
 from tasks.base import final_answer
 from trainer.batch import EvalSet
 from trainer.model import Formatter
+from trainer.probes import kl_to_base, marker_regex, planning_mask
 from trainer.rollout import generate
 
 
@@ -40,8 +45,12 @@ def evaluate(
     generator: torch.Generator,
     samples: int = 4,
     autocast: Callable = contextlib.nullcontext,
+    base: torch.nn.Module | None = None,
+    kl_samples: int = 2,
+    kl_generator: torch.Generator | None = None,
 ) -> dict[str, dict[str, float]]:
-    """{task: {"score", "sampled", "entropy", "unique", "length"}} for every eval set."""
+    """{task: {"score", "sampled", "entropy", "unique", "length"[, "kl_base"][, "entropy_plan",
+    "entropy_exec"]}} for every eval set."""
     prompts = [(s.task, p) for s in eval_sets for p in s.prompts]
     kwargs = dict(
         max_new_tokens=max_new_tokens,
@@ -50,8 +59,9 @@ def evaluate(
         pad_id=fmt.pad_id,
         autocast=autocast,
     )
-    keys = ("score", "sampled", "unique", "length", "entropy", "tokens")
+    keys = ("score", "sampled", "unique", "length", "entropy", "tokens", "plan", "plan_n", "exec", "exec_n")
     sums = {s.task: dict.fromkeys(keys, 0.0) for s in eval_sets}
+    patterns = {s.task: marker_regex(s.planning) for s in eval_sets if s.planning is not None}
     for chunk in _chunks(prompts, max(1, batch_size // samples)):
         ids = [p.prompt_ids for _, p in chunk]
         greedy = generate(model, ids, generator=None, greedy=True, **kwargs)
@@ -67,8 +77,17 @@ def evaluate(
             acc["unique"] += len({final_answer(t) for t in texts}) / samples
             acc["entropy"] += float(sampled.entropy[i * samples : (i + 1) * samples].sum())
             acc["tokens"] += float(sampled.lengths[i * samples : (i + 1) * samples].sum())
+            if task in patterns:
+                for r in rows:
+                    n = int(sampled.lengths[r])
+                    marks = torch.tensor(planning_mask(fmt, sampled.response_ids[r, :n].tolist(), patterns[task]))
+                    ent = sampled.entropy[r, :n].cpu()
+                    acc["plan"] += float(ent[marks].sum())
+                    acc["plan_n"] += float(marks.sum())
+                    acc["exec"] += float(ent[~marks].sum())
+                    acc["exec_n"] += float((~marks).sum())
     counts = {s.task: len(s.prompts) for s in eval_sets}
-    return {
+    results = {
         task: {
             "score": acc["score"] / counts[task],
             "sampled": acc["sampled"] / counts[task],
@@ -78,3 +97,22 @@ def evaluate(
         }
         for task, acc in sums.items()
     }
+    for task in patterns:
+        acc = sums[task]
+        results[task]["entropy_plan"] = acc["plan"] / acc["plan_n"] if acc["plan_n"] else None
+        results[task]["entropy_exec"] = acc["exec"] / acc["exec_n"] if acc["exec_n"] else None
+    if base is not None and kl_samples > 0:
+        for s in eval_sets:
+            results[s.task]["kl_base"] = kl_to_base(
+                model,
+                base,
+                fmt,
+                [p.prompt_ids for p in s.prompts],
+                samples=kl_samples,
+                max_new_tokens=max_new_tokens,
+                temperature=temperature,
+                generator=kl_generator,
+                batch_size=batch_size,
+                autocast=autocast,
+            )
+    return results

@@ -25,6 +25,7 @@ from trainer.batch import Batch, EvalSet, SFTRow
 from trainer.evaluate import evaluate
 from trainer.losses import group_advantages, grpo_loss, sft_loss
 from trainer.model import Formatter
+from trainer.probes import planning_mask
 from trainer.rollout import Rollouts, completion_logprobs, generate
 from trainer.runtime import Runtime
 from trainer.sft import completion_token_count, sft_logprobs
@@ -54,6 +55,8 @@ class FitConfig:
     eval_temperature: float = 1.0
     eval_batch_size: int = 128  # sequences per generation call
     eval_samples: int = 4  # k sampled completions per eval prompt
+    eval_kl_samples: int = 0  # base-model samples per eval prompt for KL(base || policy); 0 = off
+    hicra_alpha: float | None = None  # planning tokens get A + alpha * |A|; None = off
     checkpoint_every: int = 100  # 0 = only at the end
 
 
@@ -91,13 +94,13 @@ def fit(
     log: RunLog,
     reference: torch.nn.Module | None = None,
     stop_at: int | None = None,
-) -> None:
+) -> None:  # reference: a frozen copy of the starting model (k3 KL penalty, KL-to-base probe)
     """Train `state["model"]` from `state["step"]` to `cfg.steps`, or stop after `stop_at` steps with a
     checkpoint (a resume then continues exactly)."""
     model, optimizer = state["model"], state["optimizer"]
     model.train()
     if state["step"] == 0:
-        log.eval(0, run_eval(model, fmt, eval_sets, cfg, runtime, 0))
+        log.eval(0, run_eval(model, fmt, eval_sets, cfg, runtime, 0, reference))
     until = cfg.steps if stop_at is None else min(stop_at, cfg.steps)
     while state["step"] < until:
         step, started = state["step"], time.perf_counter()
@@ -144,7 +147,7 @@ def fit(
         log.step(record)
         done = state["step"]
         if done == cfg.steps or (cfg.eval_every and done % cfg.eval_every == 0):
-            log.eval(done, run_eval(model, fmt, eval_sets, cfg, runtime, done))
+            log.eval(done, run_eval(model, fmt, eval_sets, cfg, runtime, done, reference))
         if done in (cfg.steps, until) or (cfg.checkpoint_every and done % cfg.checkpoint_every == 0):
             log.checkpoint(state)
 
@@ -168,8 +171,16 @@ def _count(tasks) -> dict[str, int]:
 
 
 def run_eval(
-    model: torch.nn.Module, fmt: Formatter, eval_sets: list[EvalSet], cfg: FitConfig, runtime: Runtime, step: int
+    model: torch.nn.Module,
+    fmt: Formatter,
+    eval_sets: list[EvalSet],
+    cfg: FitConfig,
+    runtime: Runtime,
+    step: int,
+    reference: torch.nn.Module | None = None,
 ) -> dict[str, dict[str, float]]:
+    """Every task's held-out metrics; KL to the starting model when `reference` is given and
+    `eval_kl_samples` > 0."""
     return evaluate(
         model,
         fmt,
@@ -180,6 +191,9 @@ def run_eval(
         samples=cfg.eval_samples,
         generator=runtime.generator(derive_seed(cfg.seed, "eval", step)),
         autocast=runtime.autocast,
+        base=reference,
+        kl_samples=cfg.eval_kl_samples,
+        kl_generator=runtime.generator(derive_seed(cfg.seed, "eval-kl", step)),
     )
 
 
@@ -190,6 +204,7 @@ class ScoredRollouts:
     tasks: list[str]  # (N,) the task of each row
     failed: list[bool]  # (P,) every one of the prompt's G rewards <= the batch's gate_below
     stats: dict[str, float]  # rl/reward, rl/<task>/{reward,abs_adv,rollouts}, rl/response_len, rl/zero_var_frac
+    planning: torch.Tensor | None = None  # (N, R) planning tokens, for HICRA
 
 
 def roll_out(
@@ -229,6 +244,16 @@ def roll_out(
         gate is not None and p.demo_ids is not None and bool((rewards[i] <= gate).all()) for i, p in enumerate(prompts)
     ]
     tasks = [p.task for p in prompts for _ in range(G)]
+    planning = None
+    if cfg.hicra_alpha is not None and any(p.planning is not None for p in prompts):
+        rows = [
+            planning_mask(fmt, ids.tolist(), p.planning) if p.planning is not None else [False] * len(ids)
+            for p, ids in zip((p for p in prompts for _ in range(G)), rollouts.response_ids)
+        ]
+        planning = torch.tensor(rows, dtype=torch.bool, device=rollouts.response_ids.device)
+        stats["rl/planning_frac"] = float(
+            (planning & rollouts.response_mask.bool()).sum() / rollouts.response_mask.sum()
+        )
     if batch.drop_zero_variance and bool(zero_var.any()):
         keep = [i for i in range(len(tasks)) if not zero_var[i // G]]
         index = torch.tensor(keep, dtype=torch.long, device=rollouts.response_ids.device)
@@ -246,8 +271,9 @@ def roll_out(
             )
         )
         advantages, tasks = advantages.index_select(0, index), [tasks[i] for i in keep]
+        planning = planning.index_select(0, index) if planning is not None else None
         stats["rl/dropped_groups"] = int(zero_var.sum())
-    return ScoredRollouts(rollouts, advantages, tasks, failed, stats)
+    return ScoredRollouts(rollouts, advantages, tasks, failed, stats, planning)
 
 
 def _slices(n: int, size: int | None) -> list[slice]:
@@ -321,6 +347,8 @@ def backward_rl(
             ref_logprobs=ref,
             kl_coef=cfg.kl_coef,
             num_tokens=n_tokens,
+            planning_mask=scored.planning[part] if scored.planning is not None else None,
+            hicra_alpha=cfg.hicra_alpha or 0.0,
         )
         if mu < 1:
             ((1.0 - mu) * loss).backward()
