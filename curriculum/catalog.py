@@ -247,11 +247,47 @@ def semantic_problems(data: dict, base_dir: Path) -> list[tuple[PathT, str]]:
     schedule = data.get("schedule")
     if isinstance(schedule, dict) and schedule.get("sft_batch") == 0 and schedule.get("rl_batch") == 0:
         problems.append((("schedule",), "sft_batch and rl_batch are both 0: no step would train anything"))
+    if isinstance(schedule, dict) and isinstance(schedule.get("order"), dict) and isinstance(tasks, list):
+        problems += _order_problems(schedule["order"], tasks, data.get("training"))
     model = data.get("model")
     if isinstance(model, dict) and model.get("kind") == "hf" and isinstance(model.get("name"), str):
         name = model["name"]
         if name.startswith((".", "/", "~")) and not (base_dir / Path(name).expanduser()).exists():
             problems.append((("model", "name"), f"model folder not found: {base_dir / Path(name).expanduser()}"))
+    return problems
+
+
+def _order_problems(order: dict, tasks: list, training: Any) -> list[tuple[PathT, str]]:
+    """A fixed order names every task once, prerequisites first; stage_steps has one entry per task and
+    adds up to training.steps."""
+    problems: list[tuple[PathT, str]] = []
+    ids = [t.get("id") for t in tasks if isinstance(t, dict)]
+    requires = {t.get("id"): t.get("requires") or [] for t in tasks if isinstance(t, dict)}
+    fixed = order.get("tasks")
+    if order.get("kind") == "fixed" and isinstance(fixed, list):
+        where: PathT = ("schedule", "order", "tasks")
+        unknown = [t for t in fixed if t not in ids]
+        missing = [t for t in ids if t not in fixed]
+        repeated = sorted({t for t in fixed if fixed.count(t) > 1}, key=str)
+        if unknown:
+            problems.append((where, f"unknown task(s) {', '.join(map(str, unknown))}; tasks are {', '.join(ids)}"))
+        if missing:
+            problems.append((where, f"every task needs a stage; missing {', '.join(map(str, missing))}"))
+        if repeated:
+            problems.append((where, f"task(s) {', '.join(map(str, repeated))} listed more than once"))
+        if not (unknown or missing or repeated):
+            for k, task in enumerate(fixed):
+                for need in requires.get(task, []):
+                    if need in fixed and fixed.index(need) > k:
+                        problems.append((where, f"task {task} requires {need}, which comes after it"))
+    lengths = order.get("stage_steps")
+    if isinstance(lengths, list):
+        where = ("schedule", "order", "stage_steps")
+        if len(lengths) != len(ids):
+            problems.append((where, f"{len(lengths)} stage lengths for {len(ids)} tasks (one stage per task)"))
+        steps = training.get("steps", 200) if isinstance(training, dict) else 200
+        if all(isinstance(n, int) for n in lengths) and isinstance(steps, int) and sum(lengths) != steps:
+            problems.append((where, f"stage lengths add up to {sum(lengths)}, training.steps is {steps}"))
     return problems
 
 

@@ -46,6 +46,15 @@ def render_plan(catalog: Catalog, tasks: list[DataTask], decisions: list[Decisio
         f"[bold]plan[/] {catalog.name}: schedule [bold]{sched.kind}[/], {len(decisions)} steps, "
         f"seed {catalog.seed}, G = {G} rollouts per prompt"
     )
+    order = getattr(sched, "order", None)
+    if order is not None:
+        note = f"task stages ({order.kind})"
+        if order.kind == "bwt_order" and order.probe_steps:
+            note += (
+                f": the order shown is the fallback (structured first); the run picks its order after a probe of "
+                f"{order.probe_steps} steps per task ({order.probe_steps * len(tasks)} steps of compute)"
+            )
+        console.print(note)
 
     table = Table(title="stages", title_justify="left")
     for col in ("stage", "steps", "mu", "SFT/step", "RL/step", "rollouts/step", "SFT weights"):

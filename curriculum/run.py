@@ -13,7 +13,7 @@ import hashlib
 import json
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import curriculum
+from curriculum.probe import probe_transfer, render_probe
 from curriculum.rundir import RunDir, decision_row, eval_row, write_table
 from curriculum.schema import Catalog
 from curriculum.signals import add_eval_row, add_step_row, measurements
@@ -61,6 +62,12 @@ def plan_decisions(catalog: Catalog, infos: list[TaskInfo]) -> list[Decision]:
     """The schedule before training: a fresh scheduler asked for every step with no measurements."""
     scheduler = build_scheduler(catalog.schedule, infos, catalog.training.steps)
     return [scheduler.decide(step, Measurements(step=step)) for step in range(catalog.training.steps)]
+
+
+def stage_ends(planned: list[Decision]) -> tuple[int, ...]:
+    """Step counts at which a planned stage ends and the next begins (the run evaluates there, so the
+    accuracy matrix has a row per stage)."""
+    return tuple(k for k in range(1, len(planned)) if planned[k].stage != planned[k - 1].stage)
 
 
 def fit_config(catalog: Catalog) -> FitConfig:
@@ -227,7 +234,7 @@ def train(
         scheduler = build_scheduler(catalog.schedule, infos, catalog.training.steps)
         m = catalog.model
         model, fmt = load_model(**m.model_dump(), seed=catalog.seed, base_dir=base_dir)
-    cfg = fit_config(catalog)
+    cfg = replace(fit_config(catalog), eval_at=stage_ends(planned))
     if cfg.hicra_alpha is not None and not any(t.planning for t in tasks):
         raise RunError("training.grpo.hicra_alpha is set but no task declares `planning` markers")
     check_lengths(model, fmt, tasks, cfg)
@@ -266,6 +273,12 @@ def train(
             "base_dir": str(base_dir),
             "data": fingerprint,
         }
+    if getattr(scheduler, "needs_probe", lambda: False)():  # bwt_order: measure transfer, pick the order
+        probe = probe_transfer(model, fmt, tasks, infos, catalog.schedule, cfg, runtime, console)
+        scheduler.set_order(probe["order"], probe["method"], probe)
+        render_probe(probe, console)
+        run.write_json("order.json", probe)
+        info["probe_compute_steps"] = probe["probe_compute_steps"]
     info["status"] = "running"
     run.write_info(info)
 

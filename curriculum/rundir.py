@@ -7,6 +7,7 @@
       decisions.parquet  the executed decisions, one row per step
       steps.parquet      step metrics, one row per step
       evals.parquet      held-out evaluation, one row per evaluation (step 0 = the starting model)
+      order.json         bwt_order only: the probe's transfer matrix, the chosen order, predicted scores
       checkpoints/step-NNNNNN/   model + tokenizer (safetensors), optimizer, scheduler and stream state
 
 Tables are written with polars, atomically (temp file + rename), at every checkpoint and at the end,
@@ -95,6 +96,11 @@ class RunDir:
         tmp = self.info.with_name(".run.json.tmp")
         tmp.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
         os.replace(tmp, self.info)
+
+    def write_json(self, name: str, data: dict) -> None:
+        tmp = self.root / f".{name}.tmp"
+        tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+        os.replace(tmp, self.root / name)
 
     def read_info(self) -> dict:
         return json.loads(self.info.read_text()) if self.info.exists() else {}

@@ -248,12 +248,55 @@ ModelSpec = Annotated[Union[BuiltinModel, HFModel], Field(discriminator="kind")]
 # schedules
 
 
+class OrderBase(Spec):
+    """Task stages: one task per stage, in an order; the schedule's own policy mixes SFT and RL inside each
+    stage, its step counter restarting at every stage (e.g. `chord` mu decays again in each stage)."""
+
+    stage_steps: list[PosInt] | None = Field(
+        None,
+        description="Steps of each stage, in training order (they must add up to training.steps); "
+        "null = training.steps split evenly, the remainder going to the first stages.",
+    )
+
+
+class FixedOrder(OrderBase):
+    """The order you give."""
+
+    kind: Literal["fixed"]
+    tasks: list[str] = Field(description="Every task id once, in training order (prerequisites first).")
+
+
+class KindFirstOrder(OrderBase):
+    """Structured tasks before creative ones (catalog order within a kind, prerequisites first)."""
+
+    kind: Literal["kind_first"]
+
+
+class BWTOrder(OrderBase):
+    """The order with the best predicted final mean score from a measured transfer matrix (Omni-Thinker):
+    a probe trains `probe_steps` steps on each task from the starting model and evaluates every task."""
+
+    kind: Literal["bwt_order"]
+    probe_steps: NonNegInt = Field(
+        10, description="Steps of the probe burst on each task (they count as compute); 0 = structured first."
+    )
+    exhaustive_limit: PosInt = Field(7, description="Search every order up to this many tasks, greedily beyond.")
+
+
+OrderSpec = Annotated[Union[FixedOrder, KindFirstOrder, BWTOrder], Field(discriminator="kind")]
+
+
 class Batching(Spec):
-    """Rows per step, shared by the schedules."""
+    """Rows per step and the optional task order, shared by the schedules."""
 
     sft_batch: NonNegInt = Field(16, description="SFT demonstrations per step (split across tasks by weight).")
     rl_batch: NonNegInt = Field(
         8, description="RL prompts per step (split across tasks by weight); each gets G rollouts."
+    )
+    order: OrderSpec | None = Field(
+        None,
+        description="Train the tasks in stages, one task per stage (`fixed`, `kind_first`, `bwt_order`); "
+        "this schedule then runs inside each stage. null = all tasks together.",
     )
 
 

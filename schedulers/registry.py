@@ -33,6 +33,11 @@ def load_plugins() -> None:
 
 
 def build_scheduler(spec: Any, tasks: list[TaskInfo], total_steps: int) -> Scheduler:
-    """The scheduler for a catalog's `schedule` spec; raises SchedulerError if it cannot run on `tasks`."""
+    """The scheduler for a catalog's `schedule` spec; raises SchedulerError if it cannot run on `tasks`.
+    A spec with an `order` runs its policy inside task stages (`schedulers.staged`)."""
     load_plugins()
+    if getattr(spec, "order", None) is not None:
+        from schedulers.staged import Staged
+
+        return Staged(spec, tasks, total_steps, lambda s, t, n: SCHEDULERS[s.kind](s, t, n))
     return SCHEDULERS[spec.kind](spec, tasks, total_steps)

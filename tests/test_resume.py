@@ -184,3 +184,16 @@ def test_resume_refuses_changed_data(tmp_path, capsys):
     data.write_text(data.read_text().replace('"3+1="', '"3+2="'))
     assert main(["train", "--resume", str(out), "--steps", "8"]) == 2
     assert "data of task(s) qa differs" in capsys.readouterr().err
+
+
+def test_bwt_order_run_resumes_without_probing_again(tmp_path):
+    """The order and the probe's measurements are scheduler state: a resumed bwt_order run does not probe
+    again (no second order.json write) and ends as the uninterrupted run."""
+    order = ('schedule.order={"kind": "bwt_order", "probe_steps": 2}',)
+    _train(tmp_path / "full", extra=order)
+    out = tmp_path / "run"
+    _train(out, stop_at=4, extra=order)
+    written = (out / "order.json").stat().st_mtime_ns
+    _train(out, resume=True, extra=order)
+    assert (out / "order.json").stat().st_mtime_ns == written
+    _assert_same_run(tmp_path / "full", out)

@@ -51,6 +51,7 @@ class FitConfig:
     kl_coef: float = 0.0  # k3 KL to the starting model (needs `reference`)
     adv_eps: float = 1e-6
     eval_every: int = 50  # 0 = evaluate only at the start and the end
+    eval_at: tuple[int, ...] = ()  # also evaluate after these step counts (stage ends)
     eval_max_new_tokens: int = 40
     eval_temperature: float = 1.0
     eval_batch_size: int = 128  # sequences per generation call
@@ -146,7 +147,7 @@ def fit(
         }
         log.step(record)
         done = state["step"]
-        if done == cfg.steps or (cfg.eval_every and done % cfg.eval_every == 0):
+        if done == cfg.steps or (cfg.eval_every and done % cfg.eval_every == 0) or done in cfg.eval_at:
             log.eval(done, run_eval(model, fmt, eval_sets, cfg, runtime, done, reference))
         if done in (cfg.steps, until) or (cfg.checkpoint_every and done % cfg.checkpoint_every == 0):
             log.checkpoint(state)

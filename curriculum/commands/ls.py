@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         ("data sources (tasks[].source.kind)", schema.SourceSpec, SOURCES),
         ("rewards (tasks[].reward.kind)", schema.RewardSpec, REWARDS),
         ("schedulers (schedule.kind)", schema.ScheduleSpec, SCHEDULERS),
+        ("task orders (schedule.order.kind): stages of one task, the scheduler inside each", schema.OrderSpec, None),
         ("models (model.kind)", schema.ModelSpec, None),
     ]
     for title, union, registry in sections:
