@@ -1,4 +1,4 @@
-"""The `curriculum` command: validate, plan, train, ls, build-base. One module per command.
+"""The `curriculum` command: validate, plan, train, report, ls, build-base. One module per command.
 
 Expected failures (a bad catalog, missing data, an unavailable device) print one clear message and
 exit 2; only a bug shows a traceback.
@@ -11,7 +11,7 @@ import sys
 
 from curriculum.console import Failure, fail
 
-COMMANDS = ("validate", "plan", "train", "ls", "build_base")
+COMMANDS = ("validate", "plan", "train", "report", "ls", "build_base")
 
 
 def build_parser() -> argparse.ArgumentParser:
