@@ -11,6 +11,11 @@ base style, so the model answers tersely by default but has seen worked solution
 LLM has; AdamW with a one-cycle learning rate; batches drawn uniformly from the mixture; loss on the
 completion tokens only. Only `train` split prompts are seen, so every catalog's eval prompts stay
 unseen.
+
+700 steps stop the pre-training half way: sort and reverse are learned to about 0.8 (greedy, 64 test
+prompts: addition 0.05, sort 0.77, reverse 0.86, count 0.28, word 1.00, digits 0.08), not to the 0.97
+that 1500 steps reach, so there is room above the base for a schedule to show, and the SFT shift and
+the readaptation are large enough to see.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from trainer.tiny import TINY_BASE_DIR, tiny_random
 
 def build_base(
     out: Path = TINY_BASE_DIR,
-    steps: int = 1500,
+    steps: int = 700,
     batch_size: int = 64,
     lr: float = 3e-3,
     rows_per_task: int = 3000,

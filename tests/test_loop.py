@@ -131,7 +131,8 @@ def test_per_task_mu_weighs_each_tasks_rows():
     g_a, _ = grad(lambda t: 1.0 if t == "a" else 0.0)
     g_b, _ = grad(lambda t: 1.0 if t == "b" else 0.0)
     g_mixed, out = grad(Batch(0, "s", 0.3, "none", rows, [], {"a": 0.6}).mu_for)
-    assert torch.allclose(g_mixed, 0.6 * g_a + 0.3 * g_b, atol=1e-7, rtol=1e-5)
+    expected = 0.6 * g_a + 0.3 * g_b
+    assert (g_mixed - expected).abs().max() < 1e-6 * expected.abs().max()  # equal up to float32 rounding
     g_same, _ = grad(Batch(0, "s", 0.0, "none", rows, [], {"a": 0.3, "b": 0.3}).mu_for)
     g_scalar, plain = grad(Batch(0, "s", 0.3, "none", rows, []).mu_for)
     assert torch.equal(g_same, g_scalar)

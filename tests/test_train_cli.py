@@ -65,9 +65,11 @@ def test_decisions_follow_the_plan_and_batches_match_decisions(chord_run):
     assert (first["sft/sort"], first["sft/word"], first["rl/sort"], first["rl/word"]) == (0, 0, 2, 1)
 
 
-def test_evals_at_start_every_n_and_end(chord_run):
+def test_evals_at_start_every_n_stage_ends_and_end(chord_run):
     evals = pl.read_parquet(chord_run.table("evals"))
-    assert evals["step"].to_list() == [0, 3, 6]
+    # every 3 steps, at the end, and at each stage end: warmup is step 0, decay steps 1-3, valley 4-5,
+    # so stages end after 1 and after 4 steps
+    assert evals["step"].to_list() == [0, 1, 3, 4, 6]
     for task in ("sort", "word"):
         scores = evals[f"eval/{task}/score"].to_list()
         assert all(0.0 <= s <= 1.0 for s in scores)
