@@ -119,7 +119,11 @@ def bench_decoding(catalog_path: str, n: int = 48, max_new_tokens: int = 40, rep
                 eos_token_id=fmt.stop_ids,
             )
         new = gen[:, width:]
-        produced = int(((new != fmt.pad_id).cumsum(1) > 0).sum())  # tokens up to the stop (pads after it)
+        stopped = torch.isin(new, torch.tensor(fmt.stop_ids))
+        # tokens up to and including the first stop token of each row (generate pads the rest), counted the
+        # way `response_mask` counts them for the project's loop
+        after_stop = (stopped.cumsum(1) - stopped.long()) > 0
+        produced = int((~after_stop).sum())
         theirs.append(produced / (time.perf_counter() - t))
     print(
         f"decoding {n} x {max_new_tokens} tokens: own KV-cache loop {statistics.median(ours):.0f} tokens/s, "
