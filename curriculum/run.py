@@ -94,6 +94,7 @@ def fit_config(catalog: Catalog) -> FitConfig:
         eval_batch_size=e.batch_size,
         eval_samples=e.samples,
         eval_kl_samples=e.kl_samples,
+        eval_kl_estimator=e.kl_estimator,
         hicra_alpha=t.grpo.hicra_alpha,
         checkpoint_every=t.checkpoint_every,
     )

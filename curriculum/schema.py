@@ -560,6 +560,11 @@ class EvaluationSpec(Spec):
         description="Completions per eval prompt sampled from the base model for eval/<task>/kl_base, the "
         "forward KL(base || policy) (full vocabulary per token); 0 = off (saves a frozen copy of the model).",
     )
+    kl_estimator: Literal["full", "k3"] = Field(
+        "full",
+        description="`full`: eval/<task>/kl_base as above; `k3`: eval/<task>/kl_k3, the cheaper k3 estimate of "
+        "KL(policy || base) on the policy's own eval samples (no base sampling).",
+    )
     batch_size: PosInt = Field(128, description="Sequences per generation call.")
 
 

@@ -270,3 +270,49 @@ def test_evaluate_splits_entropy_into_planning_and_execution_tokens():
     assert n_plan > 0 and n_exec > 0
     mean = (split["entropy_plan"] * n_plan + split["entropy_exec"] * n_exec) / (n_plan + n_exec)
     assert mean == pytest.approx(split["entropy"], rel=1e-5)
+    # distinct-2 by hand from the same samples: per prompt, distinct bigrams / bigrams over its 4 samples
+    per_prompt = []
+    for p in range(2):
+        grams = []
+        for r in range(p * 4, p * 4 + 4):
+            ids = [t for t in out.response_ids[r, : int(out.lengths[r])].tolist() if t not in fmt.stop_ids]
+            grams += list(zip(ids, ids[1:]))
+        per_prompt.append(len(set(grams)) / len(grams))
+    assert split["distinct2"] == pytest.approx(sum(per_prompt) / 2)
+    assert 0 < split["distinct2"] <= 1
+
+
+def test_evaluate_k3_kl_to_base_on_the_policys_own_samples():
+    """kl_estimator=k3: Schulman's k3 on the policy's eval samples against the base's log-probs of the same
+    tokens; ~0 against itself, and equal to trainer.probes.k3_kl on the same samples for another base."""
+    from trainer.batch import EvalSet, RLPrompt
+    from trainer.evaluate import evaluate
+    from trainer.probes import k3_kl
+
+    model, fmt = load_model("builtin", "tiny-base")
+    base, _ = load_model("builtin", "tiny-base")
+    prompts = [RLPrompt("t", fmt.prompt_ids(p), lambda cs: [0.0] * len(cs)) for p in ("rev(abcd)=", "7+5=")]
+    args = dict(max_new_tokens=16, temperature=1.0, batch_size=16, samples=4, kl_samples=1, kl_estimator="k3")
+    same = evaluate(
+        model, fmt, [EvalSet("t", "structured", prompts)], generator=torch.Generator().manual_seed(1), base=base, **args
+    )["t"]
+    assert "kl_base" not in same and abs(same["kl_k3"]) < 1e-5  # equal weights: k3 = 0 up to float rounding
+    with torch.no_grad():
+        for p in base.parameters():
+            p.add_(0.02 * torch.randn(p.shape, generator=torch.Generator().manual_seed(3)))
+    moved = evaluate(
+        model, fmt, [EvalSet("t", "structured", prompts)], generator=torch.Generator().manual_seed(1), base=base, **args
+    )["t"]
+    out = generate(
+        model,
+        [p.prompt_ids for p in prompts for _ in range(4)],
+        max_new_tokens=16,
+        temperature=1.0,
+        generator=torch.Generator().manual_seed(1),
+        stop_ids=fmt.stop_ids,
+        pad_id=fmt.pad_id,
+    )
+    with torch.no_grad():
+        ref = completion_logprobs(base, out.prompt_ids, out.prompt_mask, out.response_ids, out.response_mask)
+    assert moved["kl_k3"] == pytest.approx(k3_kl(out.logprobs, ref, out.response_mask), rel=1e-4)
+    assert moved["kl_k3"] > 1e-3

@@ -8,9 +8,13 @@
   temperature, over the tokens of the k samples (the model's own samples);
 - `unique`: the share of distinct final answers among the k samples of a prompt, averaged over
   prompts (1 = all different; most telling for creative tasks);
+- `distinct2`: distinct-2 of a prompt's k samples (distinct token bigrams / all token bigrams over
+  the k responses, stop token excluded), averaged over the prompts that have bigrams;
 - `length`: mean tokens of the greedy completions;
-- `kl_base` (with a `base` model): forward KL(base || policy), full vocabulary per token, on
-  completions the base samples for the eval prompts (`trainer.probes.kl_to_base`);
+- `kl_base` (with a `base` model, `kl_estimator="full"`): forward KL(base || policy), full vocabulary
+  per token, on completions the base samples for the eval prompts (`trainer.probes.kl_to_base`);
+- `kl_k3` (with a `base` model, `kl_estimator="k3"`): the cheaper k3 estimate of KL(policy || base)
+  on the policy's own k samples (`trainer.probes.k3_kl`: no extra sampling, sampled tokens only);
 - `entropy_plan`, `entropy_exec` (for a task with planning markers): the entropy over the k samples'
   planning tokens and over the other tokens (`trainer.probes.planning_mask`).
 """
@@ -26,7 +30,7 @@ from tasks.base import final_answer
 from trainer.batch import EvalSet
 from trainer.model import Formatter
 from trainer.probes import kl_to_base, marker_regex, planning_mask
-from trainer.rollout import generate
+from trainer.rollout import completion_logprobs, generate
 
 
 def _chunks(items: list, size: int) -> list[list]:
@@ -48,6 +52,7 @@ def evaluate(
     base: torch.nn.Module | None = None,
     kl_samples: int = 2,
     kl_generator: torch.Generator | None = None,
+    kl_estimator: str = "full",
 ) -> dict[str, dict[str, float]]:
     """{task: {"score", "sampled", "entropy", "unique", "length"[, "kl_base"][, "entropy_plan",
     "entropy_exec"]}} for every eval set."""
@@ -60,6 +65,8 @@ def evaluate(
         autocast=autocast,
     )
     keys = ("score", "sampled", "unique", "length", "entropy", "tokens", "plan", "plan_n", "exec", "exec_n")
+    keys += ("distinct2", "distinct2_n", "k3", "k3_n")
+    use_k3 = base is not None and kl_samples > 0 and kl_estimator == "k3"
     sums = {s.task: dict.fromkeys(keys, 0.0) for s in eval_sets}
     patterns = {s.task: marker_regex(s.planning) for s in eval_sets if s.planning is not None}
     for chunk in _chunks(prompts, max(1, batch_size // samples)):
@@ -67,6 +74,14 @@ def evaluate(
         greedy = generate(model, ids, generator=None, greedy=True, **kwargs)
         repeated = [i for i in ids for _ in range(samples)]
         sampled = generate(model, repeated, generator=generator, with_entropy=True, **kwargs)
+        if use_k3:
+            r = sampled
+            with autocast():
+                base_logprobs = completion_logprobs(
+                    base, r.prompt_ids, r.prompt_mask, r.response_ids, r.response_mask, temperature
+                ).float()
+            delta = base_logprobs - r.logprobs.float()
+            k3 = (delta.exp() - delta - 1.0) * r.response_mask  # (N, R), Schulman's k3 per sampled token
         for i, (task, prompt) in enumerate(chunk):
             acc = sums[task]
             acc["score"] += prompt.grade([fmt.decode(greedy.response_ids[i].tolist())])[0]
@@ -77,6 +92,19 @@ def evaluate(
             acc["unique"] += len({final_answer(t) for t in texts}) / samples
             acc["entropy"] += float(sampled.entropy[i * samples : (i + 1) * samples].sum())
             acc["tokens"] += float(sampled.lengths[i * samples : (i + 1) * samples].sum())
+            bigrams = [
+                (a, b)
+                for r in rows
+                for ids_r in [
+                    [t for t in sampled.response_ids[r, : int(sampled.lengths[r])].tolist() if t not in fmt.stop_ids]
+                ]
+                for a, b in zip(ids_r, ids_r[1:])
+            ]
+            if bigrams:
+                acc["distinct2"] += len(set(bigrams)) / len(bigrams)
+                acc["distinct2_n"] += 1
+            if use_k3:
+                acc["k3"] += float(k3[i * samples : (i + 1) * samples].sum())
             if task in patterns:
                 for r in rows:
                     n = int(sampled.lengths[r])
@@ -94,14 +122,18 @@ def evaluate(
             "entropy": acc["entropy"] / max(acc["tokens"], 1.0),
             "unique": acc["unique"] / counts[task],
             "length": acc["length"] / counts[task],
+            "distinct2": acc["distinct2"] / acc["distinct2_n"] if acc["distinct2_n"] else None,
         }
         for task, acc in sums.items()
     }
+    if use_k3:  # token mean over the k samples' tokens, as `k3_kl`
+        for task, acc in sums.items():
+            results[task]["kl_k3"] = acc["k3"] / max(acc["tokens"], 1.0)
     for task in patterns:
         acc = sums[task]
         results[task]["entropy_plan"] = acc["plan"] / acc["plan_n"] if acc["plan_n"] else None
         results[task]["entropy_exec"] = acc["exec"] / acc["exec_n"] if acc["exec_n"] else None
-    if base is not None and kl_samples > 0:
+    if base is not None and kl_samples > 0 and kl_estimator == "full":
         for s in eval_sets:
             results[s.task]["kl_base"] = kl_to_base(
                 model,

@@ -57,6 +57,7 @@ class FitConfig:
     eval_batch_size: int = 128  # sequences per generation call
     eval_samples: int = 4  # k sampled completions per eval prompt
     eval_kl_samples: int = 0  # base-model samples per eval prompt for KL(base || policy); 0 = off
+    eval_kl_estimator: str = "full"  # full: KL(base || policy) on base samples; k3: on the policy's samples
     hicra_alpha: float | None = None  # planning tokens get A + alpha * |A|; None = off
     checkpoint_every: int = 100  # 0 = only at the end
 
@@ -195,6 +196,7 @@ def run_eval(
         base=reference,
         kl_samples=cfg.eval_kl_samples,
         kl_generator=runtime.generator(derive_seed(cfg.seed, "eval-kl", step)),
+        kl_estimator=cfg.eval_kl_estimator,
     )
 
 
