@@ -203,10 +203,14 @@ def render_overlap(overlap: list[dict], console: Console) -> None:
 
 def render_phases(p: dict, console: Console) -> None:
     loss = "with the SFT loss" if p["sft_loss"] else "no SFT loss logged: score alone"
-    table = _table(f"phases of the held-out score ({loss})", ["task", "kind", "phases", "score"], left=3)
+    steps = sorted({s for row in p["tasks"] for s in row["steps"]})
+    table = Table(title=f"phases of the held-out score ({loss}): label and score at each eval", title_justify="left")
+    table.add_column("task", no_wrap=True)
+    for step in steps:
+        table.add_column(f"@{step}", justify="right", min_width=7)  # "readapt" whole
     for row in p["tasks"]:
-        scores = " ".join(f"{v:.2f}" for v in row["scores"]) or "-"
-        table.add_row(row["task"], row["kind"], " ".join(row["labels"]) or "-", scores)
+        cells = {s: f"{label}\n{score:.2f}" for s, label, score in zip(row["steps"], row["labels"], row["scores"])}
+        table.add_row(row["task"], *(cells.get(s, "-") for s in steps))
     console.print(table)
 
 
