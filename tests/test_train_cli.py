@@ -112,3 +112,43 @@ def test_sequential_schedule_runs_sft_then_rl(tmp_path):
 def test_train_refuses_a_non_empty_run_folder(chord_run, capsys):
     assert main(["train", str(TINY), "--out", str(chord_run.root), "--no-progress"]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        {"kind": "reward_adaptive", "tau": 0.6, "window": 2},
+        {"kind": "phase_aware", "decay_steps": 2},
+        {"kind": "entropy_guard", "mu": 0.2},
+        {"kind": "bandit", "drop_zero_variance": True},
+        {"kind": "gate", "gate_below": 0.0},
+    ],
+    ids=lambda s: s["kind"],
+)
+def test_adaptive_schedulers_drive_the_real_loop(tmp_path, schedule):
+    """Each adaptive policy runs end to end on the tiny model: every step gets the rows its decision
+    asked for, the step's mu is the decision's (or, for gate, mu + (1 - mu) * k / n), and a decision's
+    per-task mu columns are logged."""
+    import json
+
+    spec = {"sft_batch": 3, "rl_batch": 3, **schedule}
+    run = _train(tmp_path / "run", f"schedule={json.dumps(spec)}", "evaluation.every=2", "evaluation.kl_samples=0")
+    decisions = pl.read_parquet(run.table("decisions"))
+    steps = pl.read_parquet(run.table("steps"))
+    assert len(decisions) == len(steps) == 6 and all(decisions["why"].to_list())
+    for d, s in zip(decisions.iter_rows(named=True), steps.iter_rows(named=True)):
+        assert d["rl/sort"] + d["rl/word"] == 3  # every adaptive policy keeps RL on in these settings
+        for task in ("sort", "word"):
+            assert (s.get(f"sft/{task}/rows") or 0) == d[f"sft/{task}"]
+            assert (s.get(f"rl/{task}/prompts") or 0) == d[f"rl/{task}"]
+            assert 0.0 <= d[f"mu/{task}"] <= 1.0
+        if schedule["kind"] == "gate":
+            k = s["gate/prompts"]
+            assert s["sched/mu"] == pytest.approx(d["mu"] + (1 - d["mu"]) * k / 3)
+        else:
+            assert s["sched/mu"] == d["mu"]
+    if schedule["kind"] == "gate":  # some prompt failed on both of its rollouts and was trained as SFT
+        assert sum(steps["gate/prompts"].to_list()) > 0 and any(v is not None for v in steps["train/sft_loss"])
+    if schedule["kind"] == "bandit":
+        assert decisions["drop_zero_variance"].to_list() == [True] * 6
+        assert "rl/sort/abs_adv" in steps.columns
