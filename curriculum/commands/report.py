@@ -189,15 +189,19 @@ def render_overlap(overlap: list[dict], console: Console) -> None:
     if not overlap:
         _note(console, "changed-set overlap", "needs two runs from the same base model, each with a checkpoint")
         return
-    columns = ["runs", "mask", "|A|", "|B|", "overlap", "chance", "overlap / chance", "jaccard"]
+    names = list(dict.fromkeys(run for o in overlap for run in o["runs"]))
+    console.print("changed-set overlap between runs " + ", ".join(f"#{i + 1} {n}" for i, n in enumerate(names)))
+    console.print("[dim]mask fp32: |delta| > tol in float32; bf16: any change after rounding both to bfloat16[/]")
+    columns = ["runs", "mask", "|A|", "|B|", "overlap", "chance", "ratio", "jaccard"]
     table = _table("changed-set overlap: same parameters, or chance?", columns, left=2)
     for o in overlap:
-        pair = " & ".join(o["runs"])
+        pair = " & ".join(f"#{names.index(run) + 1}" for run in o["runs"])
         if "note" in o:
-            table.add_row(pair, o["mask"], *(["-"] * 5), escape(o["note"]))
+            table.add_row(pair, o["mask"], *(["-"] * 5), escape(o["note"]))  # a note: shown whole
             continue
-        numbers = (f"{o['a']:,}", f"{o['b']:,}", f"{o['overlap']:,}", f"{o['expected']:.3g}")
-        table.add_row(pair, o["mask"], *numbers, _f(o["ratio"], ".2f"), _f(o["jaccard"]))
+        mask = "fp32" if o["mask"].startswith("float32") else "bf16" if o["mask"].startswith("bfloat16") else o["mask"]
+        numbers = (str(o["a"]), str(o["b"]), str(o["overlap"]), f"{o['expected']:.0f}")
+        table.add_row(pair, mask, *numbers, _f(o["ratio"], ".3f"), _f(o["jaccard"]))
     console.print(table)
 
 
