@@ -82,6 +82,7 @@ def probe_transfer(
         eval_at=(),
         checkpoint_every=0,
         eval_kl_samples=0,
+        eval_samples=1,  # the probe reads greedy scores only; one sample keeps evaluation cheap
     )
 
     def scores(burst_cfg: FitConfig) -> dict[str, float]:

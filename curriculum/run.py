@@ -108,7 +108,9 @@ def check_lengths(model: torch.nn.Module, fmt: Formatter, tasks: list[DataTask],
     for task in tasks:
         longest_prompt = max(len(fmt.prompt_ids(r.prompt)) for r in [*task.rl, *task.eval, *task.sft])
         budget = longest_prompt + max(cfg.max_new_tokens, cfg.eval_max_new_tokens)
-        longest_sft = max((longest_prompt + len(fmt.completion_ids(r.completion)) for r in task.sft), default=0)
+        # SFT rows, and RL rows' demonstrations (a gating schedule trains them when all rollouts fail)
+        demos = [r for r in [*task.sft, *task.rl] if r.completion is not None]
+        longest_sft = max((longest_prompt + len(fmt.completion_ids(r.completion)) for r in demos), default=0)
         if max(budget, longest_sft) > limit:
             raise RunError(
                 f"task {task.id}: prompt ({longest_prompt} tokens) + completion can reach "
@@ -249,6 +251,8 @@ def train(
     fingerprint = data_fingerprint(tasks)
 
     if resume:
+        if not checkpoint_dirs(run.checkpoints):
+            raise RunError(f"{run.root} has no checkpoint to resume from (stopped before its first one: start again)")
         info = run.read_info()
         if info.get("data") != fingerprint:
             changed = sorted(t for t in fingerprint if info.get("data", {}).get(t) != fingerprint[t])
@@ -274,14 +278,15 @@ def train(
             "base_dir": str(base_dir),
             "data": fingerprint,
         }
+    info["status"] = "running"
+    run.write_info(info)
     if getattr(scheduler, "needs_probe", lambda: False)():  # bwt_order: measure transfer, pick the order
         probe = probe_transfer(model, fmt, tasks, infos, catalog.schedule, cfg, runtime, console)
         scheduler.set_order(probe["order"], probe["method"], probe)
         render_probe(probe, console)
         run.write_json("order.json", probe)
         info["probe_compute_steps"] = probe["probe_compute_steps"]
-    info["status"] = "running"
-    run.write_info(info)
+        run.write_info(info)
 
     def next_batch(step: int):
         decision = scheduler.decide(step, log.measurements)
@@ -368,7 +373,9 @@ def resume_changes(saved: dict, new: dict) -> list[str]:
         problems.append(f"task order changed: {list(old_tasks)} -> {list(new_tasks)}")
     a = _flatten({k: v for k, v in saved.items() if k != "tasks"})
     b = _flatten({k: v for k, v in new.items() if k != "tasks"})
+    staged = (saved.get("schedule") or {}).get("order") is not None
     for key in sorted(a.keys() | b.keys()):
-        if a.get(key) != b.get(key) and key not in RESUMABLE_CHANGES:
-            problems.append(f"{key} changed: {a.get(key)!r} -> {b.get(key)!r}")
+        if a.get(key) != b.get(key) and (key not in RESUMABLE_CHANGES or (staged and key == "training.steps")):
+            why = " (task stages split training.steps: their lengths would change)" if key == "training.steps" else ""
+            problems.append(f"{key} changed: {a.get(key)!r} -> {b.get(key)!r}{why}")
     return sorted(problems)

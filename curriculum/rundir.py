@@ -10,8 +10,10 @@
       order.json         bwt_order only: the probe's transfer matrix, the chosen order, predicted scores
       checkpoints/step-NNNNNN/   model + tokenizer (safetensors), optimizer, scheduler and stream state
 
-Tables are written with polars, atomically (temp file + rename), at every checkpoint and at the end,
-so they always agree with the last checkpoint. Column names are namespaced and stable (README).
+Tables are written with polars, each atomically (temp file + rename), right after every checkpoint and
+at the end, so they agree with the last checkpoint, except after a kill while they are being written
+(then some may be one checkpoint behind); every checkpoint also holds the records, and a resume
+rewrites the tables from it. Column names are namespaced and stable (README).
 """
 
 from __future__ import annotations

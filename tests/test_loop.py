@@ -156,6 +156,10 @@ def test_gating_trains_the_demonstrations_of_all_failed_prompts():
     assert record["sched/mu"] == 0.5
     assert record["train/sft_tokens"] == len(fmt.completion_ids("abc"))  # the gated demonstration only
     assert record["train/loss"] == pytest.approx(0.5 * record["train/sft_loss"] + 0.5 * record["train/rl_loss"])
+    # the gated prompt's group left the RL part: its token mean is over the other prompt's G rows only
+    scored = roll_out(load_model("builtin", "tiny-base")[0], fmt, batch, cfg, make_runtime("cpu"), 0)
+    assert scored.failed == [True, False] and scored.tasks == ["y", "y"]
+    assert record["train/rl_tokens"] == int(scored.rollouts.response_mask.sum())
     # a prompt without a demonstration is never gated; gating off (None) gates nothing
     log2 = _Log()
     state = {"model": model, "optimizer": make_optimizer(model, cfg), "step": 0}
@@ -218,3 +222,30 @@ def test_hicra_marks_planning_tokens_of_rollouts():
     model.zero_grad(set_to_none=True)
     backward_rl(model, on, batch.mu_for, cfg, runtime, None)
     assert not torch.allclose(_grads(model), g_off)
+
+
+def test_rows_that_weigh_nothing_stay_out_of_the_token_means():
+    """Task x at mu 1 keeps its RL prompt (to measure its reward) but its rollouts weigh 1 - 1 = 0: they
+    leave the RL part, whose token mean is then over task y's rows only; SFT rows at mu 0 likewise."""
+    model, fmt = load_model("builtin", "tiny-base")
+    x = RLPrompt("x", fmt.prompt_ids("sort(cba)="), lambda cs: [float(i % 2) for i in range(len(cs))])
+    y = RLPrompt("y", fmt.prompt_ids(PROMPT), lambda cs: [float(i % 2) for i in range(len(cs))])
+    rows = [SFTRow("y", fmt.prompt_ids("rev(ab)="), fmt.completion_ids("ba"))]
+    cfg = FitConfig(steps=1, seed=0, lr=1e-3, group_size=2, max_new_tokens=6, eval_every=0, checkpoint_every=0)
+    batch = Batch(0, "r", 0.5, "none", rows, [x, y], task_mu={"x": 1.0, "y": 0.0})
+    scored = roll_out(model, fmt, batch, cfg, make_runtime("cpu"), 0)
+    y_tokens = int(scored.rollouts.response_mask[2:].sum())  # rows 2, 3 are y's (G = 2 per prompt)
+    log = _Log()
+    fit(
+        {"model": model, "optimizer": make_optimizer(model, cfg), "step": 0},
+        fmt,
+        lambda step: batch,
+        [],
+        cfg,
+        make_runtime("cpu"),
+        log,
+    )
+    record = log.steps[0]
+    assert record["train/rl_tokens"] == y_tokens < int(scored.rollouts.response_mask.sum())
+    assert record["train/sft_loss"] is None and record["train/sft_tokens"] == 0  # y's SFT row is at mu 0
+    assert record["rl/x/reward"] == 0.5  # x was still rolled out and measured

@@ -316,3 +316,12 @@ def test_evaluate_k3_kl_to_base_on_the_policys_own_samples():
         ref = completion_logprobs(base, out.prompt_ids, out.prompt_mask, out.response_ids, out.response_mask)
     assert moved["kl_k3"] == pytest.approx(k3_kl(out.logprobs, ref, out.response_mask), rel=1e-4)
     assert moved["kl_k3"] > 1e-3
+
+
+def test_a_save_removes_temporary_folders_left_by_a_kill(tmp_path):
+    model, fmt = load_model("builtin", "tiny-base")
+    opt = torch.optim.AdamW(model.parameters())
+    stale = tmp_path / ".tmp-step-000002-4242"
+    (stale / "model").mkdir(parents=True)
+    save_checkpoint(tmp_path, {"model": model, "optimizer": opt, "step": 3}, fmt.tokenizer, {}, keep=2)
+    assert not stale.exists() and [p.name for p in checkpoint_dirs(tmp_path)] == ["step-000003"]

@@ -197,3 +197,20 @@ def test_bwt_order_run_resumes_without_probing_again(tmp_path):
     _train(out, resume=True, extra=order)
     assert (out / "order.json").stat().st_mtime_ns == written
     _assert_same_run(tmp_path / "full", out)
+
+
+def test_resume_refuses_new_steps_for_task_stages_and_says_when_there_is_no_checkpoint(tmp_path, capsys):
+    order = 'schedule.order={"kind": "kind_first"}'
+    out = tmp_path / "run"
+    _train(out, stop_at=2, extra=(order,))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--steps", "9"]) == 2  # stage lengths would change
+    assert "task stages split training.steps" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    _train(empty, stop_at=2)
+    for ckpt in checkpoint_dirs(empty / "checkpoints"):
+        import shutil
+
+        shutil.rmtree(ckpt)
+    assert main(["train", "--resume", str(empty)]) == 2
+    assert "no checkpoint to resume from" in capsys.readouterr().err

@@ -35,8 +35,8 @@ def save_checkpoint(root: Path, state: dict, tokenizer: object, extra: dict, kee
     step = state["step"]
     final = root / f"step-{step:06d}"
     tmp = root / f".tmp-step-{step:06d}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    for stale in root.glob(".tmp-step-*") if root.is_dir() else []:  # left by a kill mid-save: never complete
+        shutil.rmtree(stale, ignore_errors=True)
     tmp.mkdir(parents=True)
     state["model"].save_pretrained(tmp / "model")
     tokenizer.save_pretrained(tmp / "model")

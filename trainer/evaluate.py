@@ -74,14 +74,13 @@ def evaluate(
         greedy = generate(model, ids, generator=None, greedy=True, **kwargs)
         repeated = [i for i in ids for _ in range(samples)]
         sampled = generate(model, repeated, generator=generator, with_entropy=True, **kwargs)
-        if use_k3:
+        if use_k3:  # both sides teacher-forced the same way, so equal models give exactly 0
             r = sampled
+            args = (r.prompt_ids, r.prompt_mask, r.response_ids, r.response_mask, temperature)
             with autocast():
-                base_logprobs = completion_logprobs(
-                    base, r.prompt_ids, r.prompt_mask, r.response_ids, r.response_mask, temperature
-                ).float()
-            delta = base_logprobs - r.logprobs.float()
-            k3 = (delta.exp() - delta - 1.0) * r.response_mask  # (N, R), Schulman's k3 per sampled token
+                delta = completion_logprobs(base, *args).float() - completion_logprobs(model, *args).float()
+            k3_all = delta.exp() - delta - 1.0  # (N, R), Schulman's k3 per sampled token
+            k3 = torch.where(r.response_mask.bool(), k3_all, torch.zeros_like(k3_all))  # padding may be inf
         for i, (task, prompt) in enumerate(chunk):
             acc = sums[task]
             acc["score"] += prompt.grade([fmt.decode(greedy.response_ids[i].tolist())])[0]

@@ -115,6 +115,12 @@ def fit(
             demos = [SFTRow(p.task, p.prompt_ids, p.demo_ids) for p, f in zip(batch.rl, rollouts.failed) if f]
             sft_rows, gated = sft_rows + demos, len(demos)
         mu_of = step_mu(batch, gated / len(batch.rl) if batch.rl else 0.0)
+        # rows that weigh 0 (a task at mu 1 keeps RL prompts to measure its reward; mu 0 SFT rows) train
+        # nothing and stay out of their part's token mean, so they do not dilute the other rows
+        sft_rows = [r for r in sft_rows if mu_of(r.task) > 0]
+        if rollouts is not None and any(mu_of(t) >= 1 for t in rollouts.tasks):
+            G = cfg.group_size
+            rollouts = keep_groups(rollouts, [mu_of(t) < 1 for t in rollouts.tasks[::G]], G)
         optimizer.zero_grad(set_to_none=True)
         sft_part = backward_sft(model, fmt, sft_rows, batch.sft_weighting, mu_of, cfg, runtime) if sft_rows else None
         rl_part = None
@@ -257,26 +263,29 @@ def roll_out(
         stats["rl/planning_frac"] = float(
             (planning & rollouts.response_mask.bool()).sum() / rollouts.response_mask.sum()
         )
-    if batch.drop_zero_variance and bool(zero_var.any()):
-        keep = [i for i in range(len(tasks)) if not zero_var[i // G]]
-        index = torch.tensor(keep, dtype=torch.long, device=rollouts.response_ids.device)
-        rollouts = Rollouts(
-            *(
-                t.index_select(0, index) if t is not None else None
-                for t in (
-                    rollouts.prompt_ids,
-                    rollouts.prompt_mask,
-                    rollouts.response_ids,
-                    rollouts.response_mask,
-                    rollouts.logprobs,
-                    rollouts.entropy,
-                )
-            )
-        )
-        advantages, tasks = advantages.index_select(0, index), [tasks[i] for i in keep]
-        planning = planning.index_select(0, index) if planning is not None else None
+    scored = ScoredRollouts(rollouts, advantages, tasks, failed, stats, planning)
+    # rows trained on: a gated prompt's group leaves the RL part (its demonstration is trained instead), and
+    # with drop_zero_variance so does a group whose rewards are all equal
+    drop = [f or (batch.drop_zero_variance and bool(z)) for f, z in zip(failed, zero_var)]
+    if batch.drop_zero_variance:
         stats["rl/dropped_groups"] = int(zero_var.sum())
-    return ScoredRollouts(rollouts, advantages, tasks, failed, stats, planning)
+    return keep_groups(scored, [not d for d in drop], G) if any(drop) else scored
+
+
+def keep_groups(scored: ScoredRollouts, keep: list[bool], G: int) -> ScoredRollouts:
+    """The rows of the prompts with `keep[i]` (each prompt's G rows are adjacent)."""
+    rows = [i for i in range(len(scored.tasks)) if keep[i // G]]
+    r = scored.rollouts
+    index = torch.tensor(rows, dtype=torch.long, device=r.response_ids.device)
+    fields = (r.prompt_ids, r.prompt_mask, r.response_ids, r.response_mask, r.logprobs, r.entropy)
+    return ScoredRollouts(
+        Rollouts(*(t.index_select(0, index) if t is not None else None for t in fields)),
+        scored.advantages.index_select(0, index),
+        [scored.tasks[i] for i in rows],
+        scored.failed,
+        scored.stats,
+        scored.planning.index_select(0, index) if scored.planning is not None else None,
+    )
 
 
 def _slices(n: int, size: int | None) -> list[slice]:
