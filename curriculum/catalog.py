@@ -247,6 +247,13 @@ def semantic_problems(data: dict, base_dir: Path) -> list[tuple[PathT, str]]:
     schedule = data.get("schedule")
     if isinstance(schedule, dict) and schedule.get("sft_batch") == 0 and schedule.get("rl_batch") == 0:
         problems.append((("schedule",), "sft_batch and rl_batch are both 0: no step would train anything"))
+    training = data.get("training")
+    grpo = training.get("grpo") if isinstance(training, dict) else None
+    if isinstance(grpo, dict) and grpo.get("hicra_alpha") is not None and isinstance(tasks, list):
+        if not any(isinstance(t, dict) and t.get("planning") for t in tasks):
+            problems.append(
+                (("training", "grpo", "hicra_alpha"), "HICRA needs planning markers: give a task `planning`")
+            )
     if isinstance(schedule, dict) and isinstance(schedule.get("order"), dict) and isinstance(tasks, list):
         problems += _order_problems(schedule["order"], tasks, data.get("training"))
     model = data.get("model")

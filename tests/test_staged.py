@@ -128,3 +128,9 @@ def test_bwt_order_probe_end_to_end(tmp_path):
     # both greedy)
     first = pl.read_parquet(run.table("evals")).row(0, named=True)
     assert first["eval/sort/score"] == probe["base"]["sort"] and first["eval/word/score"] == probe["base"]["word"]
+
+
+def test_catalog_rejects_hicra_without_planning_markers():
+    errors = check_catalog(TINY, ["training.grpo.hicra_alpha=0.2"])
+    assert any("HICRA needs planning markers" in str(e) and "training.grpo.hicra_alpha" in str(e) for e in errors)
+    assert check_catalog(TINY, ["training.grpo.hicra_alpha=0.2", 'tasks[0].planning=["<"]']) == []
