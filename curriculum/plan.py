@@ -12,6 +12,7 @@ from schedulers.base import Decision
 from tasks.build import DataTask
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
+ADAPTIVE = ("reward_adaptive", "phase_aware", "entropy_guard", "bandit", "gate")  # decide from measurements
 
 
 def stages(decisions: list[Decision]) -> list[tuple[str, list[Decision]]]:
@@ -46,6 +47,11 @@ def render_plan(catalog: Catalog, tasks: list[DataTask], decisions: list[Decisio
         f"[bold]plan[/] {catalog.name}: schedule [bold]{sched.kind}[/], {len(decisions)} steps, "
         f"seed {catalog.seed}, G = {G} rollouts per prompt"
     )
+    if sched.kind in ADAPTIVE:
+        console.print(
+            f"[dim]{sched.kind} decides from what the run measures: this plan is its decisions with no "
+            "measurements; the run's decisions (decisions.parquet) follow its evals and rewards[/]"
+        )
     order = getattr(sched, "order", None)
     if order is not None:
         note = f"task stages ({order.kind})"
