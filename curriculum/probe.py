@@ -1,7 +1,8 @@
 """The `bwt_order` probe: measure how training each task moves every task, then pick the task order.
 
 From the starting model, for each task j: a burst of `probe_steps` steps on task j alone (the catalog's
-mix policy, built for that one task and that many steps, constant learning rate), then a greedy
+mix policy, built for that one task and that many steps, or a constant `probe_mu`; constant learning
+rate), then a greedy
 evaluation of every task; the weights and the optimizer are reset to the start before each burst and
 after the last. With the start's scores `base` and the scores after burst j `after[j]`:
 
@@ -54,6 +55,16 @@ class _ProbeLog:
         pass
 
 
+def probe_spec(schedule: Any) -> Any:
+    """The mix policy of a probe burst: the schedule's own (without its order), or constant `probe_mu`."""
+    mu = schedule.order.probe_mu
+    if mu is None:
+        return schedule.model_copy(update={"order": None})
+    from curriculum.schema import ConstantSchedule
+
+    return ConstantSchedule(kind="constant", mu=mu, sft_batch=schedule.sft_batch, rl_batch=schedule.rl_batch)
+
+
 def probe_transfer(
     model: torch.nn.Module,
     fmt: Formatter,
@@ -68,7 +79,7 @@ def probe_transfer(
     load_plugins()
     started = time.time()
     order_spec = schedule.order
-    inner_spec = schedule.model_copy(update={"order": None})
+    inner_spec = probe_spec(schedule)
     steps = order_spec.probe_steps
     start = {k: v.detach().clone() for k, v in model.state_dict().items()}
     rng_state = torch.get_rng_state()
@@ -133,6 +144,7 @@ def probe_transfer(
         "objective": result.objective,
         "candidates": result.candidates_considered,
         "probe_steps": steps,
+        "probe_mix": inner_spec.kind if order_spec.probe_mu is None else f"constant mu {order_spec.probe_mu:g}",
         "probe_compute_steps": steps * len(tasks),
         "seconds": round(time.time() - started, 1),
     }

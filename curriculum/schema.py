@@ -281,6 +281,11 @@ class BWTOrder(OrderBase):
         10, description="Steps of the probe burst on each task (they count as compute); 0 = structured first."
     )
     exhaustive_limit: PosInt = Field(7, description="Search every order up to this many tasks, greedily beyond.")
+    probe_mu: Fraction | None = Field(
+        None,
+        description="SFT weight of the probe bursts: null = the schedule's own mix (a burst then sees the start of "
+        "its stage, e.g. chord's SFT-heavy shift); a number = that constant mu (0 = RL only).",
+    )
 
 
 OrderSpec = Annotated[Union[FixedOrder, KindFirstOrder, BWTOrder], Field(discriminator="kind")]

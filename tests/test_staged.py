@@ -121,6 +121,7 @@ def test_bwt_order_probe_end_to_end(tmp_path):
     again = best_order(["sort", "word"], {"sort": "structured", "word": "creative"}, {}, probe["base"], probe["D"])
     assert probe["order"] == again.order and probe["method"] == "exhaustive"
     assert probe["probe_compute_steps"] == 4 and run.read_info()["probe_compute_steps"] == 4
+    assert probe["probe_mix"] == "chord"  # the schedule's own mix (no probe_mu)
     decisions = pl.read_parquet(run.table("decisions"))
     assert decisions["stage"].to_list() == [probe["order"][0]] * 3 + [probe["order"][1]] * 3
     assert pl.read_parquet(run.table("evals"))["step"].to_list() == [0, 3, 6]  # start, stage end, end
@@ -134,3 +135,14 @@ def test_catalog_rejects_hicra_without_planning_markers():
     errors = check_catalog(TINY, ["training.grpo.hicra_alpha=0.2"])
     assert any("HICRA needs planning markers" in str(e) and "training.grpo.hicra_alpha" in str(e) for e in errors)
     assert check_catalog(TINY, ["training.grpo.hicra_alpha=0.2", 'tasks[0].planning=["<"]']) == []
+
+
+def test_probe_bursts_use_the_schedules_mix_or_a_constant_probe_mu():
+    from curriculum.probe import probe_spec
+
+    own = probe_spec(_spec({"kind": "bwt_order"}, peak=0.8))
+    assert own.kind == "chord" and own.order is None and own.peak == 0.8
+    rl_only = probe_spec(_spec({"kind": "bwt_order", "probe_mu": 0.0}, sft_batch=5, rl_batch=7))
+    assert (rl_only.kind, rl_only.mu, rl_only.sft_batch, rl_only.rl_batch) == ("constant", 0.0, 5, 7)
+    decision = build_scheduler(rl_only, TASKS[:1], 3).decide(0, Measurements())
+    assert decision.mu == 0.0 and decision.sft == {} and decision.rl == {"poem": 7}
