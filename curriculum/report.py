@@ -48,6 +48,7 @@ import polars as pl
 import yaml
 
 from curriculum.phases import detect_phases, slope
+from curriculum.rundir import RunDir
 from curriculum.transfer import accuracy_matrix, bwt, forgetting, fwt, intransigence
 
 WINDOW = 3  # evals in the entropy trend
@@ -100,7 +101,7 @@ def load_run(path: str | Path) -> dict[str, Any]:
         raise ReportError(f"{root} is not a run folder: no {' and no '.join(missing)} (see `curriculum train --out`)")
     try:
         catalog = yaml.safe_load((root / "catalog.yaml").read_text(encoding="utf-8"))
-        info = json.loads((root / "run.json").read_text()) if (root / "run.json").is_file() else {}
+        info = RunDir(root).read_info()
         order = json.loads((root / "order.json").read_text()) if (root / "order.json").is_file() else None
     except (yaml.YAMLError, json.JSONDecodeError, OSError) as exc:
         raise ReportError(f"{root}: {exc}") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import json
 import platform
 import time
@@ -24,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import curriculum
+from curriculum.plan import stages
 from curriculum.probe import probe_transfer, render_probe
 from curriculum.rundir import RunDir, decision_row, eval_row, write_table
 from curriculum.schema import Catalog
@@ -67,7 +69,7 @@ def plan_decisions(catalog: Catalog, infos: list[TaskInfo]) -> list[Decision]:
 def stage_ends(planned: list[Decision]) -> tuple[int, ...]:
     """Step counts at which a planned stage ends and the next begins (the run evaluates there, so the
     accuracy matrix has a row per stage)."""
-    return tuple(k for k in range(1, len(planned)) if planned[k].stage != planned[k - 1].stage)
+    return tuple(itertools.accumulate(len(run) for _, run in stages(planned)))[:-1]
 
 
 def fit_config(catalog: Catalog) -> FitConfig:

@@ -28,9 +28,9 @@ def _grade(reward: Reward, record: Record, completions: list[str]) -> list[float
 
 
 def rl_prompt(task: Task, record: Record, fmt: Formatter) -> RLPrompt:
-    demo = fmt.completion_ids(record.completion) if record.completion is not None else None
     planning = getattr(task, "planning", None)
-    return RLPrompt(task.id, fmt.prompt_ids(record.prompt), partial(_grade, task.reward, record), demo, planning)
+    grade = partial(_grade, task.reward, record)
+    return RLPrompt(task.id, fmt.prompt_ids(record.prompt), grade, record.completion, planning)
 
 
 class Stream:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from schedulers.base import BatchMix, Decision, Measurements, TaskInfo
+from schedulers.base import BatchMix, Decision, Measurements, MixState, TaskInfo
 from schedulers.registry import scheduler
 
 
@@ -45,17 +45,15 @@ def ucb_shares(
     """task -> (LP_t, n_t, UCB_t, p_t) for the tasks in `weights` (see the module docstring)."""
     rollouts = {t: sum(n for _, _, n in adv.get(t, [])) for t in weights}
     big_n = sum(rollouts.values())
-    ucb = {
-        t: learning_progress(adv.get(t, []), window) + c * math.sqrt(2 * math.log(big_n + 1) / (rollouts[t] + 1))
-        for t in weights
-    }
+    lp = {t: learning_progress(adv.get(t, []), window) for t in weights}
+    ucb = {t: lp[t] + c * math.sqrt(2 * math.log(big_n + 1) / (rollouts[t] + 1)) for t in weights}
     top = max(ucb.values(), default=0.0)  # subtract the max before exp: no overflow at T = 0.1
     raw = {t: weights[t] * math.exp((ucb[t] - top) / temperature) for t in weights}
     total = sum(raw.values())
-    return {t: (learning_progress(adv.get(t, []), window), rollouts[t], ucb[t], raw[t] / total) for t in weights}
+    return {t: (lp[t], rollouts[t], ucb[t], raw[t] / total) for t in weights}
 
 
-class Bandit:
+class Bandit(MixState):
     def __init__(self, tasks: list[TaskInfo], spec: Any):
         self.spec = spec
         self.mix = BatchMix(tasks, spec.sft_batch, spec.rl_batch)
@@ -72,12 +70,6 @@ class Bandit:
         return Decision(
             step, "bandit", s.mu, sft, rl, "none", f"{why}; mu {s.mu:g}", drop_zero_variance=s.drop_zero_variance
         )
-
-    def state_dict(self) -> dict:
-        return {"mix": self.mix.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.mix.load_state_dict(state["mix"])
 
 
 @scheduler("bandit")

@@ -164,6 +164,15 @@ class BatchMix:
         if needs_rl and self.rl_batch and not self.rl_weights:
             raise SchedulerError("the schedule asks for RL prompts but no task has RL prompts")
 
+    def rows(self, mu: float) -> tuple[dict[str, int], dict[str, int]]:
+        """(SFT rows, RL rows) of a step at one mu, by task weight: a part that weighs 0 is left out (mu = 0
+        carries no demonstrations, mu = 1 no prompts), since it would cost compute and train nothing."""
+        return (self.sft() if mu > 0 else {}), (self.rl() if mu < 1 else {})
+
+    def sft_for(self, task_mu: dict[str, float]) -> dict[str, int]:
+        """`sft_batch` demonstrations across the tasks whose mu_t > 0, by task weight."""
+        return self.sft({t: w for t, w in self.sft_weights.items() if task_mu[t] > 0})
+
     def sft(self, weights: dict[str, float] | None = None) -> dict[str, int]:
         """`sft_batch` demonstrations by task weight, or by `weights` (e.g. a subset of `sft_weights`)."""
         return self.sft_mixer.split(self.sft_batch, self.sft_weights if weights is None else weights)
@@ -178,3 +187,15 @@ class BatchMix:
     def load_state_dict(self, state: dict) -> None:
         self.sft_mixer.load_state_dict(state["sft"])
         self.rl_mixer.load_state_dict(state["rl"])
+
+
+class MixState:
+    """`state_dict` / `load_state_dict` of a policy whose state is its row mixers (`self.mix`)."""
+
+    mix: BatchMix
+
+    def state_dict(self) -> dict:
+        return {"mix": self.mix.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mix.load_state_dict(state["mix"])

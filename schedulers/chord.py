@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from schedulers.base import BatchMix, Decision, Measurements, SFTWeighting, TaskInfo
+from schedulers.base import BatchMix, Decision, Measurements, MixState, SFTWeighting, TaskInfo
 from schedulers.registry import scheduler
 
 
@@ -30,7 +30,7 @@ def chord_mu(step: int, warmup_steps: int, decay_steps: int, peak: float, valley
     return valley
 
 
-class Chord:
+class Chord(MixState):
     def __init__(self, tasks: list[TaskInfo], spec: Any):
         self.spec = spec
         self.sft_weighting: SFTWeighting = spec.sft_weighting
@@ -46,15 +46,8 @@ class Chord:
             stage, why = "decay", f"mu cosine decay {step - s.warmup_steps}/{s.decay_steps}: {mu:.3f}"
         else:
             stage, why = "valley", f"mu at valley {mu:.3f}"
-        sft = self.mix.sft() if mu > 0 else {}
-        rl = self.mix.rl() if mu < 1 else {}
+        sft, rl = self.mix.rows(mu)
         return Decision(step, stage, mu, sft, rl, self.sft_weighting, why)
-
-    def state_dict(self) -> dict:
-        return {"mix": self.mix.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.mix.load_state_dict(state["mix"])
 
 
 @scheduler("chord")

@@ -129,7 +129,7 @@ class EntropyGuard:
             else:
                 events.append(self._structured(t, e, scores[-1][1] if scores else None))
         task_mu = self.task_mu()
-        sft = self.mix.sft({t: w for t, w in self.mix.sft_weights.items() if task_mu[t] > 0})
+        sft = self.mix.sft_for(task_mu)
         rl = self.mix.rl(self.rl_shares(task_mu))
         mu = summary_mu(task_mu, sft, rl)
         why = "; ".join(events) if events else "no new eval" + self._holding(task_mu)

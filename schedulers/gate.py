@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from schedulers.base import BatchMix, Decision, Measurements, SchedulerError, TaskInfo
+from schedulers.base import BatchMix, Decision, Measurements, MixState, SchedulerError, TaskInfo
 from schedulers.registry import scheduler
 
 
-class Gate:
+class Gate(MixState):
     def __init__(self, tasks: list[TaskInfo], spec: Any):
         self.spec = spec
         self.mix = BatchMix(tasks, spec.sft_batch, spec.rl_batch)
@@ -30,16 +30,9 @@ class Gate:
 
     def decide(self, step: int, measurements: Measurements) -> Decision:
         s = self.spec
-        sft = self.mix.sft() if s.mu > 0 else {}
-        rl = self.mix.rl() if s.mu < 1 else {}
+        sft, rl = self.mix.rows(s.mu)
         why = f"mu {s.mu:g}; a prompt whose rewards are all <= {s.gate_below:g} trains on its demonstration"
         return Decision(step, "gate", s.mu, sft, rl, "none", why, gate_below=s.gate_below)
-
-    def state_dict(self) -> dict:
-        return {"mix": self.mix.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.mix.load_state_dict(state["mix"])
 
 
 @scheduler("gate")

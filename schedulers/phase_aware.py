@@ -65,7 +65,7 @@ class PhaseAware:
                     f"{t.id} {latest}, overfit since step {self.detected[t.id]}: "
                     f"decay {min(k, s.decay_steps)}/{s.decay_steps} -> {task_mu[t.id]:.2f}"
                 )
-        sft = self.mix.sft({t: w for t, w in self.mix.sft_weights.items() if task_mu[t] > 0})
+        sft = self.mix.sft_for(task_mu)
         rl = self.mix.rl({t: w for t, w in self.mix.rl_weights.items() if task_mu[t] < 1})
         mu = summary_mu(task_mu, sft, rl)
         stage = "decay" if decaying else "valley" if at_valley else "peak"

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from schedulers.base import BatchMix, Decision, Measurements, TaskInfo, summary_mu
+from schedulers.base import BatchMix, Decision, Measurements, MixState, TaskInfo, summary_mu
 from schedulers.registry import scheduler
 
 
-class RewardAdaptive:
+class RewardAdaptive(MixState):
     def __init__(self, tasks: list[TaskInfo], spec: Any):
         self.tasks, self.spec = tasks, spec
         self.initial_mu = min(spec.tau, 1.0) if spec.initial_mu is None else spec.initial_mu
@@ -49,17 +49,11 @@ class RewardAdaptive:
 
     def decide(self, step: int, measurements: Measurements) -> Decision:
         task_mu, notes = self.task_mu(measurements)
-        sft = self.mix.sft({t: w for t, w in self.mix.sft_weights.items() if task_mu[t] > 0})
+        sft = self.mix.sft_for(task_mu)
         rl = self.mix.rl()
         mu = summary_mu(task_mu, sft, rl)
         why = f"mu_t = clip({self.spec.tau:g} - reward, 0, 1): " + ", ".join(notes) + f"; mean {mu:.2f}"
         return Decision(step, "adaptive", mu, sft, rl, self.spec.sft_weighting, why, task_mu=task_mu)
-
-    def state_dict(self) -> dict:
-        return {"mix": self.mix.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.mix.load_state_dict(state["mix"])
 
 
 @scheduler("reward_adaptive")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from schedulers.base import BatchMix, Decision, Measurements, TaskInfo
+from schedulers.base import BatchMix, Decision, Measurements, MixState, TaskInfo
 from schedulers.registry import scheduler
 
 
-class Sequential:
+class Sequential(MixState):
     def __init__(self, tasks: list[TaskInfo], sft_steps: int, sft_batch: int, rl_batch: int, total_steps: int):
         self.sft_steps = sft_steps
         self.mix = BatchMix(tasks, sft_batch, rl_batch)
@@ -20,12 +20,6 @@ class Sequential:
             return Decision(step, "sft", 1.0, self.mix.sft(), {}, "none", why)
         why = f"RL stage: step {step} >= sft_steps {self.sft_steps}"
         return Decision(step, "rl", 0.0, {}, self.mix.rl(), "none", why)
-
-    def state_dict(self) -> dict:
-        return {"mix": self.mix.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.mix.load_state_dict(state["mix"])
 
 
 @scheduler("sequential")

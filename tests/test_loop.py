@@ -143,8 +143,8 @@ def test_gating_trains_the_demonstrations_of_all_failed_prompts():
     """A prompt whose G rollouts all score 0 has its demonstration trained as SFT in the same step;
     with mu = 0 and k = 1 of n = 2 prompts gated, the SFT part weighs 0 + (1 - 0) * 1/2 = 0.5."""
     model, fmt = load_model("builtin", "tiny-base")
-    never = RLPrompt("x", fmt.prompt_ids("sort(cba)="), lambda cs: [0.0] * len(cs), fmt.completion_ids("abc"))
-    always = RLPrompt("y", fmt.prompt_ids(PROMPT), lambda cs: [1.0] * len(cs), fmt.completion_ids("abcde"))
+    never = RLPrompt("x", fmt.prompt_ids("sort(cba)="), lambda cs: [0.0] * len(cs), "abc")
+    always = RLPrompt("y", fmt.prompt_ids(PROMPT), lambda cs: [1.0] * len(cs), "abcde")
     no_demo = RLPrompt("z", fmt.prompt_ids("rev(ab)="), lambda cs: [0.0] * len(cs))
     cfg = FitConfig(steps=1, seed=0, lr=1e-3, group_size=2, max_new_tokens=6, eval_every=0, checkpoint_every=0)
     log = _Log()
@@ -233,7 +233,8 @@ def test_rows_that_weigh_nothing_stay_out_of_the_token_means():
     rows = [SFTRow("y", fmt.prompt_ids("rev(ab)="), fmt.completion_ids("ba"))]
     cfg = FitConfig(steps=1, seed=0, lr=1e-3, group_size=2, max_new_tokens=6, eval_every=0, checkpoint_every=0)
     batch = Batch(0, "r", 0.5, "none", rows, [x, y], task_mu={"x": 1.0, "y": 0.0})
-    scored = roll_out(model, fmt, batch, cfg, make_runtime("cpu"), 0)
+    # the same rollouts (same seed, same prompts) with nothing weighing 0, so all 4 rows are kept
+    scored = roll_out(model, fmt, Batch(0, "r", 0.5, "none", rows, [x, y]), cfg, make_runtime("cpu"), 0)
     y_tokens = int(scored.rollouts.response_mask[2:].sum())  # rows 2, 3 are y's (G = 2 per prompt)
     log = _Log()
     fit(

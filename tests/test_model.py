@@ -186,16 +186,14 @@ def test_evaluate_metrics_on_a_near_greedy_temperature():
         RLPrompt("t", fmt.prompt_ids(p), lambda cs, a=a: [float(c == a) for c in cs]) for p, a in answers.items()
     ]
     sets = [EvalSet("t", "structured", prompts)]
-    cold = evaluate(
-        model,
-        fmt,
-        sets,
-        max_new_tokens=12,
-        temperature=0.01,
-        batch_size=16,
-        generator=torch.Generator().manual_seed(0),
-        samples=4,
-    )["t"]
+
+    def run(temperature: float) -> dict:
+        generator = torch.Generator().manual_seed(0)
+        return evaluate(
+            model, fmt, sets, max_new_tokens=12, temperature=temperature, batch_size=16, generator=generator, samples=4
+        )["t"]
+
+    cold = run(0.01)
     # independent reference for the greedy score: transformers' own greedy decoding
     right = 0
     for text, answer in answers.items():
@@ -213,17 +211,21 @@ def test_evaluate_metrics_on_a_near_greedy_temperature():
     assert right <= 3
     assert cold["sampled"] == cold["score"]
     assert cold["unique"] == 0.25 and cold["entropy"] < 0.05
-    hot = evaluate(
-        model,
-        fmt,
-        sets,
-        max_new_tokens=12,
-        temperature=3.0,
-        batch_size=16,
-        generator=torch.Generator().manual_seed(0),
-        samples=4,
-    )["t"]
+    hot = run(3.0)
     assert hot["unique"] > 0.5 and hot["entropy"] > cold["entropy"] + 1.0
+
+
+def _eval_samples(model, fmt, prompts, temperature: float):
+    """The k = 4 samples per prompt that `evaluate` draws with generator seed 1 (prompts in one chunk)."""
+    return generate(
+        model,
+        [p.prompt_ids for p in prompts for _ in range(4)],
+        max_new_tokens=16,
+        temperature=temperature,
+        generator=torch.Generator().manual_seed(1),
+        stop_ids=fmt.stop_ids,
+        pad_id=fmt.pad_id,
+    )
 
 
 def test_evaluate_splits_entropy_into_planning_and_execution_tokens():
@@ -252,17 +254,8 @@ def test_evaluate_splits_entropy_into_planning_and_execution_tokens():
     assert split["kl_base"] == 0.0
     # recount the tokens by hand from the same samples to weight the two means
     from trainer.probes import planning_mask
-    from trainer.rollout import generate
 
-    out = generate(
-        model,
-        [p.prompt_ids for p in prompts for _ in range(4)],
-        max_new_tokens=16,
-        temperature=1.5,
-        generator=torch.Generator().manual_seed(1),
-        stop_ids=fmt.stop_ids,
-        pad_id=fmt.pad_id,
-    )
+    out = _eval_samples(model, fmt, prompts, temperature=1.5)
     n_plan = n_exec = 0
     for ids, n in zip(out.response_ids, out.lengths):
         marks = planning_mask(fmt, ids[: int(n)].tolist(), ["-", "=>"])
@@ -303,15 +296,7 @@ def test_evaluate_k3_kl_to_base_on_the_policys_own_samples():
     moved = evaluate(
         model, fmt, [EvalSet("t", "structured", prompts)], generator=torch.Generator().manual_seed(1), base=base, **args
     )["t"]
-    out = generate(
-        model,
-        [p.prompt_ids for p in prompts for _ in range(4)],
-        max_new_tokens=16,
-        temperature=1.0,
-        generator=torch.Generator().manual_seed(1),
-        stop_ids=fmt.stop_ids,
-        pad_id=fmt.pad_id,
-    )
+    out = _eval_samples(model, fmt, prompts, temperature=1.0)
     with torch.no_grad():
         ref = completion_logprobs(base, out.prompt_ids, out.prompt_mask, out.response_ids, out.response_mask)
     assert moved["kl_k3"] == pytest.approx(k3_kl(out.logprobs, ref, out.response_mask), rel=1e-4)

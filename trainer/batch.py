@@ -24,12 +24,13 @@ class SFTRow:
 @dataclass(frozen=True)
 class RLPrompt:
     """A prompt to roll out G times; `grade` scores the group (it holds the reference answer);
-    `demo_ids` is its demonstration's completion, if it has one (what gating trains when all G fail)."""
+    `demo` is its demonstration's completion text, if it has one (what gating trains when all G fail;
+    tokenized only then)."""
 
     task: str
     prompt_ids: list[int]
     grade: Grader = field(compare=False)
-    demo_ids: list[int] | None = None
+    demo: str | None = None
     planning: object = field(default=None, compare=False)  # the task's planning markers, if any
 
 

@@ -29,8 +29,18 @@ import torch
 from tasks.base import final_answer
 from trainer.batch import EvalSet
 from trainer.model import Formatter
-from trainer.probes import kl_to_base, marker_regex, planning_mask
+from trainer.probes import k3_sum, kl_to_base, marker_regex, planning_tensor
 from trainer.rollout import completion_logprobs, generate
+
+
+def distinct_2(responses: list[list[int]], stop_ids: list[int]) -> float | None:
+    """Distinct token bigrams / all token bigrams over some responses (stop tokens left out); None
+    when they have no bigram."""
+    bigrams = []
+    for ids in responses:
+        ids = [t for t in ids if t not in stop_ids]
+        bigrams += zip(ids, ids[1:])
+    return len(set(bigrams)) / len(bigrams) if bigrams else None
 
 
 def _chunks(items: list, size: int) -> list[list]:
@@ -65,7 +75,7 @@ def evaluate(
         autocast=autocast,
     )
     keys = ("score", "sampled", "unique", "length", "entropy", "tokens", "plan", "plan_n", "exec", "exec_n")
-    keys += ("distinct2", "distinct2_n", "k3", "k3_n")
+    keys += ("distinct2", "distinct2_n", "k3")
     use_k3 = base is not None and kl_samples > 0 and kl_estimator == "k3"
     sums = {s.task: dict.fromkeys(keys, 0.0) for s in eval_sets}
     patterns = {s.task: marker_regex(s.planning) for s in eval_sets if s.planning is not None}
@@ -78,41 +88,31 @@ def evaluate(
             r = sampled
             args = (r.prompt_ids, r.prompt_mask, r.response_ids, r.response_mask, temperature)
             with autocast():
-                delta = completion_logprobs(base, *args).float() - completion_logprobs(model, *args).float()
-            k3_all = delta.exp() - delta - 1.0  # (N, R), Schulman's k3 per sampled token
-            k3 = torch.where(r.response_mask.bool(), k3_all, torch.zeros_like(k3_all))  # padding may be inf
+                base_logprobs, policy_logprobs = completion_logprobs(base, *args), completion_logprobs(model, *args)
         for i, (task, prompt) in enumerate(chunk):
             acc = sums[task]
             acc["score"] += prompt.grade([fmt.decode(greedy.response_ids[i].tolist())])[0]
             acc["length"] += float(greedy.lengths[i])
-            rows = range(i * samples, (i + 1) * samples)
-            texts = [fmt.decode(sampled.response_ids[r].tolist()) for r in rows]
+            rows = slice(i * samples, (i + 1) * samples)
+            responses, live = sampled.response_ids[rows], sampled.response_mask[rows].bool()
+            texts = [fmt.decode(r.tolist()) for r in responses]
             acc["sampled"] += sum(prompt.grade([t])[0] for t in texts) / samples
             acc["unique"] += len({final_answer(t) for t in texts}) / samples
-            acc["entropy"] += float(sampled.entropy[i * samples : (i + 1) * samples].sum())
-            acc["tokens"] += float(sampled.lengths[i * samples : (i + 1) * samples].sum())
-            bigrams = [
-                (a, b)
-                for r in rows
-                for ids_r in [
-                    [t for t in sampled.response_ids[r, : int(sampled.lengths[r])].tolist() if t not in fmt.stop_ids]
-                ]
-                for a, b in zip(ids_r, ids_r[1:])
-            ]
-            if bigrams:
-                acc["distinct2"] += len(set(bigrams)) / len(bigrams)
+            acc["entropy"] += float(sampled.entropy[rows].sum())
+            acc["tokens"] += float(sampled.lengths[rows].sum())
+            d2 = distinct_2([r[m].tolist() for r, m in zip(responses, live)], fmt.stop_ids)
+            if d2 is not None:
+                acc["distinct2"] += d2
                 acc["distinct2_n"] += 1
             if use_k3:
-                acc["k3"] += float(k3[i * samples : (i + 1) * samples].sum())
+                acc["k3"] += float(k3_sum(policy_logprobs[rows], base_logprobs[rows], live))
             if task in patterns:
-                for r in rows:
-                    n = int(sampled.lengths[r])
-                    marks = torch.tensor(planning_mask(fmt, sampled.response_ids[r, :n].tolist(), patterns[task]))
-                    ent = sampled.entropy[r, :n].cpu()
-                    acc["plan"] += float(ent[marks].sum())
-                    acc["plan_n"] += float(marks.sum())
-                    acc["exec"] += float(ent[~marks].sum())
-                    acc["exec_n"] += float((~marks).sum())
+                plan = planning_tensor(fmt, responses, patterns[task]) & live
+                entropy = sampled.entropy[rows]
+                acc["plan"] += float(entropy[plan].sum())
+                acc["plan_n"] += float(plan.sum())
+                acc["exec"] += float(entropy[live & ~plan].sum())
+                acc["exec_n"] += float((live & ~plan).sum())
     counts = {s.task: len(s.prompts) for s in eval_sets}
     results = {
         task: {
@@ -125,7 +125,7 @@ def evaluate(
         }
         for task, acc in sums.items()
     }
-    if use_k3:  # token mean over the k samples' tokens, as `k3_kl`
+    if use_k3:  # token mean over the k samples' tokens, as `trainer.probes.k3_kl`
         for task, acc in sums.items():
             results[task]["kl_k3"] = acc["k3"] / max(acc["tokens"], 1.0)
     for task in patterns:

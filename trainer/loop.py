@@ -112,15 +112,13 @@ def fit(
         rollouts = roll_out(model, fmt, batch, cfg, runtime, step) if batch.rl else None
         sft_rows, gated = list(batch.sft), 0
         if rollouts is not None and batch.gate_below is not None:  # all G failed: train the demonstration
-            demos = [SFTRow(p.task, p.prompt_ids, p.demo_ids) for p, f in zip(batch.rl, rollouts.failed) if f]
-            sft_rows, gated = sft_rows + demos, len(demos)
+            failed = [p for p, f in zip(batch.rl, rollouts.failed) if f]
+            sft_rows += [SFTRow(p.task, p.prompt_ids, fmt.completion_ids(p.demo)) for p in failed]
+            gated = len(failed)
         mu_of = step_mu(batch, gated / len(batch.rl) if batch.rl else 0.0)
-        # rows that weigh 0 (a task at mu 1 keeps RL prompts to measure its reward; mu 0 SFT rows) train
-        # nothing and stay out of their part's token mean, so they do not dilute the other rows
+        # SFT rows at mu 0 train nothing and stay out of the SFT token mean (RL rows at mu 1 already left
+        # the RL part in `roll_out`), so they do not dilute the other rows
         sft_rows = [r for r in sft_rows if mu_of(r.task) > 0]
-        if rollouts is not None and any(mu_of(t) >= 1 for t in rollouts.tasks):
-            G = cfg.group_size
-            rollouts = keep_groups(rollouts, [mu_of(t) < 1 for t in rollouts.tasks[::G]], G)
         optimizer.zero_grad(set_to_none=True)
         sft_part = backward_sft(model, fmt, sft_rows, batch.sft_weighting, mu_of, cfg, runtime) if sft_rows else None
         rl_part = None
@@ -250,7 +248,7 @@ def roll_out(
         stats[f"rl/{task}/rollouts"] = len(rows) * G
     gate = batch.gate_below
     failed = [
-        gate is not None and p.demo_ids is not None and bool((rewards[i] <= gate).all()) for i, p in enumerate(prompts)
+        gate is not None and p.demo is not None and bool((rewards[i] <= gate).all()) for i, p in enumerate(prompts)
     ]
     tasks = [p.task for p in prompts for _ in range(G)]
     planning = None
@@ -264,9 +262,13 @@ def roll_out(
             (planning & rollouts.response_mask.bool()).sum() / rollouts.response_mask.sum()
         )
     scored = ScoredRollouts(rollouts, advantages, tasks, failed, stats, planning)
-    # rows trained on: a gated prompt's group leaves the RL part (its demonstration is trained instead), and
-    # with drop_zero_variance so does a group whose rewards are all equal
-    drop = [f or (batch.drop_zero_variance and bool(z)) for f, z in zip(failed, zero_var)]
+    # rows trained on: a group leaves the RL part when its prompt was gated (its demonstration is trained
+    # instead), when its task weighs 0 in RL this step (mu 1: rolled out only to measure its reward), and
+    # with drop_zero_variance when its rewards are all equal
+    drop = [
+        f or batch.mu_for(p.task) >= 1 or (batch.drop_zero_variance and bool(z))
+        for f, z, p in zip(failed, zero_var, prompts)
+    ]
     if batch.drop_zero_variance:
         stats["rl/dropped_groups"] = int(zero_var.sum())
     return keep_groups(scored, [not d for d in drop], G) if any(drop) else scored

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from trainer.model import Formatter
-from trainer.rollout import generate, positions
+from trainer.rollout import generate, response_logits
 
 # ------------------------------------------------------------------------------------- KL to base
 
@@ -37,17 +37,6 @@ def position_kl(base_logits: Tensor, policy_logits: Tensor, temperature: float =
     base_p = base_logp.exp()
     terms = torch.where(base_p > 0, base_p * (base_logp - policy_logp), torch.zeros_like(base_p))
     return terms.sum(dim=-1)
-
-
-def _response_logits(model: torch.nn.Module, prompt_ids, prompt_mask, response_ids, response_mask) -> Tensor:
-    """Full next-token logits at each response position, (N, R, V): the teacher forcing of
-    `trainer.rollout.completion_logprobs`, keeping the whole distribution."""
-    input_ids = torch.cat([prompt_ids, response_ids], dim=1)
-    attention = torch.cat([prompt_mask, response_mask], dim=1)
-    pos = positions(torch.cat([prompt_mask, torch.ones_like(response_mask)], dim=1))
-    r = response_ids.shape[1]
-    out = model(input_ids=input_ids, attention_mask=attention, position_ids=pos, logits_to_keep=r + 1)
-    return out.logits[:, -(r + 1) : -1, :]  # position P-1+t predicts response token t
 
 
 @contextlib.contextmanager
@@ -109,8 +98,8 @@ def kl_to_base(
             )
             args = (out.prompt_ids, out.prompt_mask, out.response_ids, out.response_mask)
             with autocast():
-                base_logits = _response_logits(base, *args)
-                policy_logits = _response_logits(policy, *(a.to(policy_device) for a in args))
+                base_logits = response_logits(base, *args)
+                policy_logits = response_logits(policy, *(a.to(policy_device) for a in args))
             kl = position_kl(base_logits, policy_logits.to(base_logits.device), temperature)  # (N, R)
             mask = out.response_mask.to(kl.dtype)
             total += (kl * mask).sum().double().cpu()
@@ -127,10 +116,15 @@ def k3_kl(policy_logprobs: Tensor, ref_logprobs: Tensor, mask: Tensor) -> float:
     GRPO adds to its loss). It is the other direction from `kl_to_base`, and only an estimate from the
     sampled tokens: cheap (no extra sampling, no full vocabulary), noisier. All inputs (B, T).
     """
+    return float(k3_sum(policy_logprobs, ref_logprobs, mask) / mask.sum().clamp(min=1))
+
+
+def k3_sum(policy_logprobs: Tensor, ref_logprobs: Tensor, mask: Tensor) -> Tensor:
+    """The sum of k3 over the tokens in `mask` (see `k3_kl`); positions outside it count 0 even where a
+    padded log-prob is infinite."""
     delta = ref_logprobs.float() - policy_logprobs.float()
     k3 = delta.exp() - delta - 1.0
-    mask = mask.to(k3.dtype)
-    return float((k3 * mask).sum() / mask.sum().clamp(min=1))
+    return torch.where(mask.bool(), k3, torch.zeros_like(k3)).sum()
 
 
 # -------------------------------------------------------------------------------- update sparsity

@@ -125,15 +125,10 @@ def generate(
     )
 
 
-def completion_logprobs(
-    model: torch.nn.Module,
-    prompt_ids: Tensor,
-    prompt_mask: Tensor,
-    response_ids: Tensor,
-    response_mask: Tensor,
-    temperature: float = 1.0,
+def response_logits(
+    model: torch.nn.Module, prompt_ids: Tensor, prompt_mask: Tensor, response_ids: Tensor, response_mask: Tensor
 ) -> Tensor:
-    """Teacher-forced log p of each response token (with gradient), at `temperature`. (N, R).
+    """Teacher-forced next-token logits at each response position, (N, R, V).
 
     The sequence is prompt (left-padded) + response (right-padded); only the last R + 1 positions'
     logits are computed (`logits_to_keep`), which matters for large vocabularies.
@@ -144,5 +139,17 @@ def completion_logprobs(
     pos = positions(torch.cat([prompt_mask, torch.ones_like(response_mask)], dim=1))
     r = response_ids.shape[1]
     out = model(input_ids=input_ids, attention_mask=attention, position_ids=pos, logits_to_keep=r + 1)
-    logits = out.logits[:, -(r + 1) : -1, :]  # position P-1+t predicts response token t
+    return out.logits[:, -(r + 1) : -1, :]  # position P-1+t predicts response token t
+
+
+def completion_logprobs(
+    model: torch.nn.Module,
+    prompt_ids: Tensor,
+    prompt_mask: Tensor,
+    response_ids: Tensor,
+    response_mask: Tensor,
+    temperature: float = 1.0,
+) -> Tensor:
+    """Teacher-forced log p of each response token (with gradient), at `temperature`. (N, R)."""
+    logits = response_logits(model, prompt_ids, prompt_mask, response_ids, response_mask)
     return token_logprobs(logits, response_ids, temperature)
