@@ -2,20 +2,26 @@
 
 The demo must start from a base model, not random weights: one that already answers the built-in
 tasks tersely, with partial accuracy, so that SFT on expert-style demonstrations visibly shifts it and
-RL has something to improve. This is that model, made by the project's own code: `curriculum
-build-base` writes it to `trainer/assets/tiny-base` (about 3.5 MB).
+has something to teach. This is that model, made by the project's own code: `curriculum build-base`
+writes it to `trainer/assets/tiny-base` (about 3.5 MB; about 7 minutes on 2 CPU cores).
 
 Recipe (seeded, CPU): a random tiny Llama; `rows_per_task` train rows of each built-in task, a share
-`expert_fraction` (20%) of them in the expert style (`work: ` + scratchpad) and the rest in the terse
-base style, so the model answers tersely by default but has seen worked solutions, as a pre-trained
-LLM has; AdamW with a one-cycle learning rate; batches drawn uniformly from the mixture; loss on the
-completion tokens only. Only `train` split prompts are seen, so every catalog's eval prompts stay
-unseen.
+of them (`EXPERT_FRACTION`) in the expert style and the rest in the terse base style; AdamW with a
+one-cycle learning rate; batches drawn uniformly from the mixture; loss on the completion tokens only.
+Only `train` split prompts are seen, so every catalog's eval prompts stay unseen.
 
-700 steps stop the pre-training half way: sort and reverse are learned to about 0.8 (greedy, 64 test
-prompts: addition 0.05, sort 0.77, reverse 0.86, count 0.28, word 1.00, digits 0.08), not to the 0.97
-that 1500 steps reach, so there is room above the base for a schedule to show, and the SFT shift and
-the readaptation are large enough to see.
+Expert rows are *cued*: the first character of the expert mark (`w` of `work: `) sits at the end of
+the prompt, so the model learns to finish the mark and work the scratchpad once a scratchpad is
+started, but is never trained to start one: its first answer token is trained on terse answers only.
+That is a base LLM that reasons step by step when led there and answers at once by default. The
+expert share is larger where the scratchpad carries a procedure the terse answer cannot (addition's
+carries, count's running tally: 0.5) or is long (reverse's spelled chain: 0.35) than elsewhere (0.2).
+
+What the demo sees (greedy, 64 test prompts of seed 0, `curriculum train catalogs/demo.yaml` step 0):
+addition 0.14, sort 0.98, reverse 0.95, count 0.34, word 1.00, digits 0.16. Forced to start
+`work: `, the same model adds at 0.88 (128 test prompts): the capability is there, the habit is not,
+and 32 expert demonstrations per task are enough to change the habit. Sort and reverse lose accuracy
+while the habit changes (the SFT shift) and regain it under RL (the readaptation).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from rich.progress import Progress
 from curriculum.seeding import derive_seed, py_rng
 from curriculum.stream import rl_prompt
 from tasks.build import DataTask
-from tasks.builtin import generate, group_reward
+from tasks.builtin import EXPERT_MARK, generate, group_reward
 from tasks.registry import BUILTIN_TASKS, load_plugins
 from trainer.batch import EvalSet, SFTRow
 from trainer.evaluate import evaluate
@@ -39,14 +45,18 @@ from trainer.model import Formatter
 from trainer.sft import sft_logprobs
 from trainer.tiny import TINY_BASE_DIR, tiny_random
 
+# Share of each built-in task's pre-training rows in the expert style (0.2 for tasks not named).
+EXPERT_FRACTION = {"addition": 0.5, "count": 0.5, "reverse": 0.35}
+DEFAULT_EXPERT_FRACTION = 0.2
+
 
 def build_base(
     out: Path = TINY_BASE_DIR,
-    steps: int = 700,
+    steps: int = 2000,
     batch_size: int = 64,
     lr: float = 3e-3,
     rows_per_task: int = 3000,
-    expert_fraction: float = 0.2,
+    expert_fraction: dict[str, float] | None = None,
     seed: int = 1234,
     eval_size: int = 64,
     console: Console | None = None,
@@ -56,12 +66,13 @@ def build_base(
     console = console or Console()
     model, tokenizer = tiny_random(seed)
     fmt = Formatter(tokenizer, None, [tokenizer.eos_token_id])
+    fractions = EXPERT_FRACTION if expert_fraction is None else expert_fraction
     rows = []
     for name, gen in BUILTIN_TASKS.items():
-        n_expert = round(rows_per_task * expert_fraction)
+        n_expert = round(rows_per_task * fractions.get(name, DEFAULT_EXPERT_FRACTION))
         for style, n in (("base", rows_per_task - n_expert), ("expert", n_expert)):
             for r in generate(gen, "train", n, derive_seed(seed, style), style):
-                rows.append(SFTRow(name, fmt.prompt_ids(r.prompt), fmt.completion_ids(r.completion)))
+                rows.append(pretraining_row(fmt, name, r.prompt, r.completion))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.05)
     rng = py_rng(seed, "pretrain")
@@ -83,6 +94,13 @@ def build_base(
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return scores
+
+
+def pretraining_row(fmt: Formatter, task: str, prompt: str, completion: str) -> SFTRow:
+    """A pre-training row; an expert completion is cued: its first character moves into the prompt."""
+    if completion.startswith(EXPERT_MARK):
+        prompt, completion = prompt + completion[0], completion[1:]
+    return SFTRow(task, fmt.prompt_ids(prompt), fmt.completion_ids(completion))
 
 
 def base_scores(model: torch.nn.Module, fmt: Formatter, seed: int, size: int = 64) -> dict[str, float]:

@@ -13,8 +13,9 @@ validity x novelty within the rollout group, so RL on them pays for diversity.
 | digits    | creative   | `digits(4,17)=`   | `8900`     | `8+9+0+0=17 => 8900`                 |
 
 Expert demonstrations are `work: ` followed by the scratchpad shown. The project's tiny base model
-was pre-trained on both styles, mostly the base one, so it answers tersely by default but can work a
-scratchpad; SFT on expert demonstrations shifts that default. Rewards read the text after the last
+was pre-trained on both styles, mostly the base one, and was never trained to *start* a scratchpad
+(see `curriculum.base_model`), so it answers tersely by default but works a scratchpad well once one
+is started; SFT on expert demonstrations shifts that default. Rewards read the text after the last
 `=>` (`final_answer`), so both styles are graded alike.
 
 Splits: a prompt belongs to `test` when a hash of it falls in one bucket of five, to `train`

@@ -174,6 +174,22 @@ def test_build_base_writes_a_loadable_model(tmp_path):
     assert fmt.tokenizer.decode(fmt.tokenizer("rev(ab)=").input_ids) == "rev(ab)="
 
 
+def test_pretraining_cues_expert_rows_and_leaves_terse_rows_alone():
+    """An expert row's first character (`w` of `work: `) moves into the prompt, so the loss never trains
+    starting a scratchpad; the token sequence is unchanged. A terse row is prompt + answer as is."""
+    from curriculum.base_model import pretraining_row
+
+    model, fmt = load_model("builtin", "tiny-base")
+    expert = pretraining_row(fmt, "sort", "sort(cab)=", "work: a<b<c => abc")
+    assert fmt.tokenizer.decode(expert.prompt_ids, skip_special_tokens=True) == "sort(cab)=w"
+    assert fmt.tokenizer.decode(expert.completion_ids, skip_special_tokens=True) == "ork: a<b<c => abc"
+    assert expert.prompt_ids + expert.completion_ids == fmt.prompt_ids("sort(cab)=") + fmt.completion_ids(
+        "work: a<b<c => abc"
+    )
+    terse = pretraining_row(fmt, "sort", "sort(cab)=", "abc")
+    assert (terse.prompt_ids, terse.completion_ids) == (fmt.prompt_ids("sort(cab)="), fmt.completion_ids("abc"))
+
+
 def test_evaluate_metrics_on_a_near_greedy_temperature():
     """At temperature 0.01 the k samples are the greedy completion: sampled == score, unique == 1/k,
     entropy near 0; at temperature 3 the samples spread out."""
@@ -235,7 +251,8 @@ def test_evaluate_splits_entropy_into_planning_and_execution_tokens():
     from trainer.evaluate import evaluate
 
     model, fmt = load_model("builtin", "tiny-base")
-    prompts = [RLPrompt("t", fmt.prompt_ids(p), lambda cs: [0.0] * len(cs)) for p in ("rev(abcd)=", "7+5=")]
+    # cued prompts: the base model works a scratchpad ("d-c-b-a => dcba") once its first letter is given
+    prompts = [RLPrompt("t", fmt.prompt_ids(p), lambda cs: [0.0] * len(cs)) for p in ("rev(abcd)=w", "7+5=w")]
     args = dict(max_new_tokens=16, temperature=1.5, batch_size=16, samples=4)
     plain = evaluate(
         model, fmt, [EvalSet("t", "structured", prompts)], generator=torch.Generator().manual_seed(1), **args
@@ -284,7 +301,8 @@ def test_evaluate_k3_kl_to_base_on_the_policys_own_samples():
 
     model, fmt = load_model("builtin", "tiny-base")
     base, _ = load_model("builtin", "tiny-base")
-    prompts = [RLPrompt("t", fmt.prompt_ids(p), lambda cs: [0.0] * len(cs)) for p in ("rev(abcd)=", "7+5=")]
+    # cued prompts: the base model works a scratchpad ("d-c-b-a => dcba") once its first letter is given
+    prompts = [RLPrompt("t", fmt.prompt_ids(p), lambda cs: [0.0] * len(cs)) for p in ("rev(abcd)=w", "7+5=w")]
     args = dict(max_new_tokens=16, temperature=1.0, batch_size=16, samples=4, kl_samples=1, kl_estimator="k3")
     same = evaluate(
         model, fmt, [EvalSet("t", "structured", prompts)], generator=torch.Generator().manual_seed(1), base=base, **args

@@ -132,7 +132,11 @@ def test_adaptive_schedulers_drive_the_real_loop(tmp_path, schedule):
     import json
 
     spec = {"sft_batch": 3, "rl_batch": 3, **schedule}
-    run = _train(tmp_path / "run", f"schedule={json.dumps(spec)}", "evaluation.every=2", "evaluation.kl_samples=0")
+    # gate trains failed prompts: at temperature 3 the tiny model fails some groups even on sort
+    hot = ["training.rollout.temperature=3"] if schedule["kind"] == "gate" else []
+    run = _train(
+        tmp_path / "run", f"schedule={json.dumps(spec)}", "evaluation.every=2", "evaluation.kl_samples=0", *hot
+    )
     decisions = pl.read_parquet(run.table("decisions"))
     steps = pl.read_parquet(run.table("steps"))
     assert len(decisions) == len(steps) == 6 and all(decisions["why"].to_list())
