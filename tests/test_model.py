@@ -301,8 +301,7 @@ def test_evaluate_k3_kl_to_base_on_the_policys_own_samples():
 
     model, fmt = load_model("builtin", "tiny-base")
     base, _ = load_model("builtin", "tiny-base")
-    # cued prompts: the base model works a scratchpad ("d-c-b-a => dcba") once its first letter is given
-    prompts = [RLPrompt("t", fmt.prompt_ids(p), lambda cs: [0.0] * len(cs)) for p in ("rev(abcd)=w", "7+5=w")]
+    prompts = [RLPrompt("t", fmt.prompt_ids(p), lambda cs: [0.0] * len(cs)) for p in ("rev(abcd)=", "7+5=")]
     args = dict(max_new_tokens=16, temperature=1.0, batch_size=16, samples=4, kl_samples=1, kl_estimator="k3")
     same = evaluate(
         model, fmt, [EvalSet("t", "structured", prompts)], generator=torch.Generator().manual_seed(1), base=base, **args
