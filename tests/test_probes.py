@@ -85,6 +85,18 @@ def _constant(probs):
     return BigramLM(logp.expand(5, 5).clone())
 
 
+def test_position_kl_is_never_negative_where_the_distributions_agree():
+    """Logits shifted by a constant give the same distribution: KL 0. Computed in float32 the raw sum
+    p * (log p - log q) lands on both sides of 0 (about -1.5e-7 at worst here); position_kl clamps at 0."""
+    logits = torch.randn(64, 100, generator=torch.Generator().manual_seed(0)) * 3
+    shifted = logits + 7.3
+    base_logp, policy_logp = logits.log_softmax(-1), shifted.log_softmax(-1)
+    raw = (base_logp.exp() * (base_logp - policy_logp)).sum(-1)
+    assert (raw < 0).any()  # the rounding the clamp is for
+    kl = position_kl(logits, shifted)
+    assert (kl >= 0).all() and kl.max() < 1e-6
+
+
 def test_kl_to_base_of_constant_models_is_the_per_position_kl():
     # every position: base p = (0.7, 0.1, 0.1, 0.1), policy q = (1/4, 1/4, 1/4, 1/4) over tokens 1..4
     # KL(p||q) = 0.7 ln 2.8 + 3 * 0.1 ln 0.4 = 0.720734 - 0.274887 = 0.445847, whatever was sampled

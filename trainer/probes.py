@@ -30,13 +30,15 @@ def position_kl(base_logits: Tensor, policy_logits: Tensor, temperature: float =
 
         KL_t = sum_v p_base(v) * (log p_base(v) - log p_policy(v)),  p = softmax(logits / temperature)
 
-    A vocabulary entry the base gives probability 0 (a -inf logit) contributes 0.
+    A vocabulary entry the base gives probability 0 (a -inf logit) contributes 0. Where the two
+    distributions agree, float32 rounding can leave about -1e-9; each position is clamped at 0, the
+    exact value's lower bound.
     """
     base_logp = (base_logits.float() / temperature).log_softmax(dim=-1)
     policy_logp = (policy_logits.float() / temperature).log_softmax(dim=-1)
     base_p = base_logp.exp()
     terms = torch.where(base_p > 0, base_p * (base_logp - policy_logp), torch.zeros_like(base_p))
-    return terms.sum(dim=-1)
+    return terms.sum(dim=-1).clamp_min(0.0)
 
 
 @contextlib.contextmanager
