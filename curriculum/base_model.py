@@ -13,19 +13,23 @@ Only `train` split prompts are seen, so every catalog's eval prompts stay unseen
 Expert rows are *cued*: the first character of the expert mark (`w` of `work: `) sits at the end of
 the prompt, so the model learns to finish the mark and work the scratchpad once a scratchpad is
 started, but is never trained to start one: its first answer token is trained on terse answers only.
-That is a base LLM that reasons step by step when led there and answers at once by default. The
-expert share is larger where the scratchpad carries a procedure the terse answer cannot (addition's
-carries, count's running tally: 0.5) or is long (reverse's spelled chain: 0.35) than elsewhere (0.2).
+That is a base LLM that reasons step by step when led there and answers at once by default. (A terse
+answer that itself begins with `w`, as `word(w..o,5)=` may, writes the cue, and the model may go on
+into `work: `: harmless, the answer after `=>` is graded.) The expert share is larger where the
+scratchpad carries a procedure the terse answer cannot (addition's carries, count's running tally:
+0.5) or is long (reverse's spelled chain: 0.35) than elsewhere (0.2).
 
-What the demo sees (greedy, 64 test prompts of seed 0, `curriculum train catalogs/demo.yaml` step 0):
-addition 0.14, sort 0.98, reverse 0.95, count 0.34, word 1.00, digits 0.16. Forced to start
-`work: `, the same model adds at 0.88 (128 test prompts): the capability is there, the habit is not,
-and 32 expert demonstrations per task are enough to change the habit. Sort and reverse lose accuracy
-while the habit changes (the SFT shift) and regain it under RL (the readaptation).
+What the demo starts from (greedy, 64 test prompts of seed 0, `curriculum train catalogs/demo.yaml`
+step 0): addition 0.19, sort 0.97, reverse 0.98, count 0.62, word 1.00, digits 0.25. Started on a
+scratchpad (`base_scores`, printed by `curriculum build-base`), it adds and counts at 0.9 and more:
+the capability is there, the habit is not, and 32 expert demonstrations per task change the habit.
+Sort and reverse lose accuracy while the habit changes (the SFT shift) and regain it under RL (the
+readaptation).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -60,8 +64,8 @@ def build_base(
     seed: int = 1234,
     eval_size: int = 64,
     console: Console | None = None,
-) -> dict[str, float]:
-    """Pre-train, save to `out`, return the greedy held-out score of each built-in task."""
+) -> dict[str, dict[str, float]]:
+    """Pre-train, save to `out`, return the greedy held-out scores of each built-in task (`base_scores`)."""
     load_plugins()
     console = console or Console()
     model, tokenizer = tiny_random(seed)
@@ -103,13 +107,22 @@ def pretraining_row(fmt: Formatter, task: str, prompt: str, completion: str) -> 
     return SFTRow(task, fmt.prompt_ids(prompt), fmt.completion_ids(completion))
 
 
-def base_scores(model: torch.nn.Module, fmt: Formatter, seed: int, size: int = 64) -> dict[str, float]:
-    """Greedy score on `size` test prompts of every built-in task (base style is what it learned)."""
+def base_scores(model: torch.nn.Module, fmt: Formatter, seed: int, size: int = 64) -> dict[str, dict[str, float]]:
+    """Greedy score on `size` test prompts of every built-in task: `default` as the model answers by
+    itself (tersely), `worked` when its answer is started with the expert mark (`work: `), i.e. what it
+    can do once a scratchpad is begun."""
+    mark = fmt.tokenizer(EXPERT_MARK, add_special_tokens=False).input_ids
     sets = []
     for name, gen in BUILTIN_TASKS.items():
         records = generate(gen, "test", size, seed, "base")
         task = DataTask(name, gen.kind, 1.0, [], [], [], records, partial(group_reward, gen))
-        sets.append(EvalSet(name, gen.kind, [rl_prompt(task, r, fmt) for r in records]))
+        prompts = [rl_prompt(task, r, fmt) for r in records]
+        sets.append(EvalSet(name, gen.kind, prompts))
+        worked = [replace(p, prompt_ids=p.prompt_ids + mark) for p in prompts]
+        sets.append(EvalSet(f"{name}/worked", gen.kind, worked))
     generator = torch.Generator().manual_seed(seed)
-    results = evaluate(model, fmt, sets, max_new_tokens=40, temperature=1.0, batch_size=256, generator=generator)
-    return {task: m["score"] for task, m in results.items()}
+    results = evaluate(model, fmt, sets, max_new_tokens=56, temperature=1.0, batch_size=256, generator=generator)
+    return {
+        name: {"default": results[name]["score"], "worked": results[f"{name}/worked"]["score"]}
+        for name in BUILTIN_TASKS
+    }

@@ -8,7 +8,7 @@ validity x novelty within the rollout group, so RL on them pays for diversity.
 | addition  | structured | `47+85=`          | `132`      | `7+5=12,4+8+1=13 => 132`             |
 | sort      | structured | `sort(dbca)=`     | `abcd`     | `a<b<c<d => abcd`                    |
 | reverse   | structured | `rev(hello)=`     | `olleh`    | `o-l-l-e-h => olleh`                 |
-| count     | structured | `count(a,banana)=`| `3`        | `b0 a1 n1 a2 n2 a3 => 3`             |
+| count     | structured | `count(a,banana)=`| `3`        | `ba0 aa1 na1 aa2 na2 aa3 => 3`       |
 | word      | creative   | `word(k..a,5)=`   | `keloa`    | `k-e-l-o-a => keloa`                 |
 | digits    | creative   | `digits(4,17)=`   | `8900`     | `8+9+0+0=17 => 8900`                 |
 
@@ -175,10 +175,13 @@ class Count:
     def solve(self, record: Record, style: str, rng: random.Random) -> str:
         if style == "base":
             return record.answer
+        # each step writes the string's next letter, the letter counted, and the running count: the
+        # comparison is between two adjacent letters, which a small model learns where it does not
+        # learn to compare with a letter far back in the prompt
         letter, running, steps = record.meta["letter"], 0, []
         for ch in record.meta["text"]:
             running += ch == letter
-            steps.append(f"{ch}{running}")
+            steps.append(f"{ch}{letter}{running}")
         return " ".join(steps) + f" => {record.answer}"
 
     def check(self, record: Record, answer: str) -> bool:

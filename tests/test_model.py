@@ -169,9 +169,40 @@ def test_build_base_writes_a_loadable_model(tmp_path):
 
     scores = build_base(tmp_path, steps=3, batch_size=8, rows_per_task=10, eval_size=4, console=Console(quiet=True))
     assert set(scores) == {"addition", "sort", "reverse", "count", "word", "digits"}
-    assert all(0.0 <= s <= 1.0 for s in scores.values())
+    assert all(set(s) == {"default", "worked"} for s in scores.values())
+    assert all(0.0 <= v <= 1.0 for s in scores.values() for v in s.values())
     model, fmt = load_model("hf", str(tmp_path))
     assert fmt.tokenizer.decode(fmt.tokenizer("rev(ab)=").input_ids) == "rev(ab)="
+
+
+def test_shipped_base_works_a_scratchpad_it_does_not_start():
+    """The shipped tiny-base answers tersely by itself, and adds and counts far better once its answer is
+    started with the expert mark: the habit SFT has to change. One exception by construction: where the
+    terse answer itself begins with `w` (`word(w..o,5)=`), writing it is writing the cue, and the model
+    may go on into `work: `."""
+    from curriculum.base_model import base_scores
+    from tasks.builtin import generate as task_rows
+    from tasks.registry import BUILTIN_TASKS
+    from trainer.rollout import generate
+
+    model, fmt = load_model("builtin", "tiny-base")
+    scores = base_scores(model, fmt, seed=0, size=32)
+    for task in ("addition", "count"):
+        assert scores[task]["worked"] > scores[task]["default"] + 0.3, scores[task]
+    records = [r for t in BUILTIN_TASKS.values() for r in task_rows(t, "test", 16, 0) if r.completion[0] != "w"]
+    assert len(records) > 80
+    out = generate(
+        model,
+        [fmt.prompt_ids(r.prompt) for r in records],
+        max_new_tokens=8,
+        temperature=1.0,
+        generator=None,
+        greedy=True,
+        stop_ids=fmt.stop_ids,
+        pad_id=fmt.pad_id,
+    )
+    started = [r.prompt for r, ids in zip(records, out.response_ids) if fmt.decode(ids.tolist()).startswith("w")]
+    assert started == []
 
 
 def test_pretraining_cues_expert_rows_and_leaves_terse_rows_alone():

@@ -193,7 +193,7 @@ def test_builtin_verifier_scores_both_styles_and_wrong_answers(name):
         (
             "count",
             Record("count(a,banana)=", None, "3", {"letter": "a", "text": "banana"}),
-            ["3", "b0 a1 n1 a2 n2 a3 => 3"],
+            ["3", "ba0 aa1 na1 aa2 na2 aa3 => 3"],
             ["2", "03"],
         ),
     ],

@@ -139,7 +139,7 @@ def test_base_and_expert_demonstrations_are_right_and_differ_in_form(name):
             "count",
             Record("count(a,banana)=", None, "3", {"letter": "a", "text": "banana"}),
             "3",
-            "b0 a1 n1 a2 n2 a3 => 3",
+            "ba0 aa1 na1 aa2 na2 aa3 => 3",
         ),
     ],
 )
