@@ -7,7 +7,8 @@ under RL.
 `detect_phases` labels each eval point of a held-out score curve with the phase of the arc that staged
 SFT-then-RL goes through when the demonstrations differ from what the model already does (CHORD,
 arXiv 2508.11408, Sec. 3): the score first drops (policy shift), then recovers above the start
-(readaptation), then declines while the SFT loss still falls (overfitting).
+(readaptation), then declines while the SFT loss still falls (overfitting). A task whose demonstrations teach what the
+model can already do once shown, without pulling it down first, just rises (gain).
 
 Rules, for scores s_0, s_1, ... at steps t_0 < t_1 < ...; the first that matches gives point i its label:
 
@@ -22,9 +23,11 @@ Rules, for scores s_0, s_1, ... at steps t_0 < t_1 < ...; the first that matches
    and it stands more than `drop` above the lowest score so far (s_i > min(s_0..s_i) + drop), so an
    uptick within the noise band at the bottom of a shift stays "shift". It covers the whole climb back,
    below the start and above it.
-4. "shift": s_i < s_0 - `drop`, and the run has not recovered yet: no point after the first "shift" has
+4. "gain": no "shift" was labelled earlier, the score rose since the previous point (s_i > s_{i-1}),
+   and it stands more than `drop` above the start (s_i > s_0 + drop): improvement with no shift first.
+5. "shift": s_i < s_0 - `drop`, and the run has not recovered yet: no point after the first "shift" has
    reached the start (s_j >= s_0). A later fall below the start is overfitting or noise, not a new shift.
-5. "stable": anything else (flat, within the thresholds, plateaus, declines without a falling SFT loss).
+6. "stable": anything else (flat, within the thresholds, plateaus, declines without a falling SFT loss).
 
 Defaults: drop = 0.02 and overfit_drop = 0.03 (absolute score units, for scores in [0, 1]), patience = 2.
 """
@@ -35,7 +38,7 @@ from collections.abc import Mapping, Sequence
 
 Points = Sequence[tuple[int, float]]
 
-PHASES = ("start", "shift", "readapt", "overfit", "stable")
+PHASES = ("start", "shift", "readapt", "gain", "overfit", "stable")
 
 
 def slope(points: Points, window: int) -> float | None:
@@ -104,6 +107,8 @@ def detect_phases(
             label = "overfit"
         elif shifted and si > s[i - 1] and si > lowest + drop:
             label = "readapt"
+        elif not shifted and si > s[i - 1] and si > s[0] + drop:
+            label = "gain"
         elif si < s[0] - drop and not recovered:
             label = "shift"
         else:

@@ -8,7 +8,7 @@ while the SFT loss still falls, they hurt. So, per task t, at every step:
    given the run's SFT loss (`Measurements.sft_loss`; with no SFT loss logged yet, the score decline
    alone decides) and the spec's `drop`, `overfit_drop`, `patience`.
 2. Before any point of t is labelled `overfit`: mu_t = peak, whatever the latest label (`start`,
-   `shift`, `readapt`, or `stable`, e.g. a plateau after readapting: held at peak).
+   `shift`, `readapt`, `gain` or `stable`, e.g. a plateau after readapting: held at peak).
 3. At the first step s_t where a label `overfit` is seen (the step index of the decision, kept in the
    state), the decay starts for good: mu_t = valley + (peak - valley) * (1 + cos(pi * k / D)) / 2 with
    k = step - s_t and D = decay_steps, then valley from k >= D on. Later labels do not undo it: the

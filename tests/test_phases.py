@@ -103,10 +103,23 @@ def test_patience_sets_how_many_evals_the_decline_must_last():
 
 
 def test_rise_then_fall_below_start_is_overfit_not_shift():
-    # no shift first: 0.56, 0.60 are stable (readapt needs a shift); 0.55 is one eval below 0.57;
-    # 0.50 and 0.46 are overfit (rule 2 comes before rule 4, though 0.46 < 0.48)
+    # no shift first: 0.56 and 0.60 rose and stand above 0.50 + 0.02: gain (readapt needs a shift);
+    # 0.55 is one eval below 0.57; 0.50 and 0.46 are overfit (rule 2 comes before rule 5, though 0.46 < 0.48)
     scores = _curve(0.50, 0.56, 0.60, 0.55, 0.50, 0.46)
-    assert detect_phases(scores, FALLING) == ["start", "stable", "stable", "stable", "overfit", "overfit"]
+    assert detect_phases(scores, FALLING) == ["start", "gain", "gain", "stable", "overfit", "overfit"]
+
+
+def test_gain_needs_a_rise_above_the_start_and_no_shift_before():
+    # 0.51 rose but is not above 0.52: stable; 0.53 rose above 0.52: gain; 0.53 again did not rise: stable;
+    # 0.60 gain. After a shift the same climb is readapt: 0.46 rose more than 0.02 from the low 0.40.
+    assert detect_phases(_curve(0.50, 0.51, 0.53, 0.53, 0.60), FALLING) == [
+        "start",
+        "stable",
+        "gain",
+        "stable",
+        "gain",
+    ]
+    assert detect_phases(_curve(0.50, 0.40, 0.46, 0.60), FALLING) == ["start", "shift", "readapt", "readapt"]
 
 
 def test_too_few_loss_points_is_not_a_fall():
