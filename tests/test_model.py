@@ -16,6 +16,21 @@ CHAT_TEMPLATE = (
 )
 
 
+def _greedy_texts(model, fmt: Formatter, prompts: list[str], max_new_tokens: int) -> list[str]:
+    """Greedy completions of `prompts`, decoded (stop token dropped)."""
+    out = generate(
+        model,
+        [fmt.prompt_ids(p) for p in prompts],
+        max_new_tokens=max_new_tokens,
+        temperature=1.0,
+        generator=None,
+        greedy=True,
+        stop_ids=fmt.stop_ids,
+        pad_id=fmt.pad_id,
+    )
+    return [fmt.decode(ids.tolist()) for ids in out.response_ids]
+
+
 def test_tiny_tokenizer_is_one_token_per_character_and_round_trips(tmp_path):
     tok = tiny_tokenizer()
     text = "sort(dbca)= a<b => 12+3\n"
@@ -33,17 +48,7 @@ def test_tiny_tokenizer_is_one_token_per_character_and_round_trips(tmp_path):
 def test_shipped_tiny_base_loads_and_answers_in_base_style():
     model, fmt = load_model("builtin", "tiny-base")
     assert (TINY_BASE_DIR / "model.safetensors").stat().st_size < 8 * 2**20
-    out = generate(
-        model,
-        [fmt.prompt_ids("rev(hello)="), fmt.prompt_ids("rev(abc)="), fmt.prompt_ids("sort(dcba)=")],
-        max_new_tokens=12,
-        temperature=1.0,
-        generator=None,
-        greedy=True,
-        stop_ids=fmt.stop_ids,
-        pad_id=fmt.pad_id,
-    )
-    texts = [fmt.decode(ids.tolist()) for ids in out.response_ids]
+    texts = _greedy_texts(model, fmt, ["rev(hello)=", "rev(abc)=", "sort(dcba)="], max_new_tokens=12)
     assert texts[:2] == ["olleh", "cba"]  # terse base style, right answers on easy prompts
     assert len(texts[2]) == 4 and not texts[2].startswith("work:")  # terse; the shipped base sorts partially
 
@@ -64,12 +69,6 @@ def test_hf_model_from_a_local_folder_uses_its_chat_template(tmp_path):
 def test_missing_model_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ModelLoadError, match="cannot load model"):
         load_model("hf", str(tmp_path / "nope"))
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    model, tok = tiny_random(seed=0)
-    return model, Formatter(tok, None, [tok.eos_token_id])
 
 
 def test_sampled_logprobs_equal_teacher_forced_logprobs(tiny):
@@ -183,7 +182,6 @@ def test_shipped_base_works_a_scratchpad_it_does_not_start():
     from curriculum.base_model import base_scores
     from tasks.builtin import generate as task_rows
     from tasks.registry import BUILTIN_TASKS
-    from trainer.rollout import generate
 
     model, fmt = load_model("builtin", "tiny-base")
     scores = base_scores(model, fmt, seed=0, size=32)
@@ -191,17 +189,8 @@ def test_shipped_base_works_a_scratchpad_it_does_not_start():
         assert scores[task]["worked"] > scores[task]["default"] + 0.3, scores[task]
     records = [r for t in BUILTIN_TASKS.values() for r in task_rows(t, "test", 16, 0) if r.completion[0] != "w"]
     assert len(records) > 80
-    out = generate(
-        model,
-        [fmt.prompt_ids(r.prompt) for r in records],
-        max_new_tokens=8,
-        temperature=1.0,
-        generator=None,
-        greedy=True,
-        stop_ids=fmt.stop_ids,
-        pad_id=fmt.pad_id,
-    )
-    started = [r.prompt for r, ids in zip(records, out.response_ids) if fmt.decode(ids.tolist()).startswith("w")]
+    texts = _greedy_texts(model, fmt, [r.prompt for r in records], max_new_tokens=8)
+    started = [r.prompt for r, text in zip(records, texts) if text.startswith("w")]
     assert started == []
 
 

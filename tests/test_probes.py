@@ -25,7 +25,7 @@ from trainer.probes import (
     update_sparsity,
 )
 from trainer.rollout import generate
-from trainer.tiny import tiny_random, tiny_tokenizer
+from trainer.tiny import tiny_tokenizer
 
 LN2 = math.log(2)
 NEG_INF = float("-inf")
@@ -152,12 +152,6 @@ def test_kl_to_base_matches_a_brute_force_loop_over_base_samples():
                 tokens += 1
     assert tokens > 6
     assert kl == pytest.approx(total / tokens, rel=1e-5)
-
-
-@pytest.fixture(scope="module")
-def tiny():
-    model, tok = tiny_random(seed=0)
-    return model, Formatter(tok, None, [tok.eos_token_id])
 
 
 def test_kl_to_base_real_model_zero_to_itself_positive_after_perturbing_and_matches_unpadded_forward(tiny):
