@@ -30,7 +30,7 @@ from curriculum.seeding import derive_seed
 from curriculum.signals import add_step_row
 from curriculum.stream import Stream, eval_sets
 from schedulers.base import Measurements, TaskInfo
-from schedulers.registry import SCHEDULERS, load_plugins
+from schedulers.registry import build_scheduler
 from tasks.build import DataTask
 from trainer.loop import FitConfig, fit, make_optimizer, run_eval
 from trainer.model import Formatter
@@ -42,11 +42,9 @@ class _ProbeLog:
 
     def __init__(self) -> None:
         self.measurements = Measurements()
-        self.steps = 0
 
     def step(self, record: dict) -> None:
         add_step_row(self.measurements, record)
-        self.steps += 1
 
     def eval(self, step: int, results: dict) -> None:
         pass
@@ -76,7 +74,6 @@ def probe_transfer(
     console: Console,
 ) -> dict:
     """Run the probe and choose the order; returns the record written to the run's `order.json`."""
-    load_plugins()
     started = time.time()
     order_spec = schedule.order
     inner_spec = probe_spec(schedule)
@@ -107,7 +104,7 @@ def probe_transfer(
         with console.status(f"probe {k + 1}/{len(tasks)}: {steps} steps on {task.id}, then evaluating every task"):
             model.load_state_dict(start)
             burst_cfg = replace(base_cfg, seed=derive_seed(cfg.seed, "probe", task.id))
-            scheduler = SCHEDULERS[inner_spec.kind](inner_spec, [info], steps)
+            scheduler = build_scheduler(inner_spec, [info], steps)  # inner_spec has no order
             stream = Stream([task], fmt, burst_cfg.seed)
             log = _ProbeLog()
 

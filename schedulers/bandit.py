@@ -62,8 +62,7 @@ class Bandit(MixState):
     def decide(self, step: int, measurements: Measurements) -> Decision:
         s = self.spec
         arms = ucb_shares(measurements.adv, self.mix.rl_weights, s.window, s.c, s.temperature)
-        sft = self.mix.sft() if s.mu > 0 else {}
-        rl = self.mix.rl({t: p for t, (_, _, _, p) in arms.items()}) if s.mu < 1 else {}
+        sft, rl = self.mix.rows(s.mu, {t: p for t, (_, _, _, p) in arms.items()})
         big_n = sum(n for _, n, _, _ in arms.values())
         notes = ", ".join(f"{t} LP {lp:.3f} n {n} UCB {u:.3f} share {p:.2f}" for t, (lp, n, u, p) in arms.items())
         why = f"UCB = LP + {s.c:g} * sqrt(2 ln(N + 1) / (n + 1)), N {big_n}, T {s.temperature:g}: {notes}"

@@ -164,10 +164,15 @@ class BatchMix:
         if needs_rl and self.rl_batch and not self.rl_weights:
             raise SchedulerError("the schedule asks for RL prompts but no task has RL prompts")
 
-    def rows(self, mu: float) -> tuple[dict[str, int], dict[str, int]]:
-        """(SFT rows, RL rows) of a step at one mu, by task weight: a part that weighs 0 is left out (mu = 0
-        carries no demonstrations, mu = 1 no prompts), since it would cost compute and train nothing."""
-        return (self.sft() if mu > 0 else {}), (self.rl() if mu < 1 else {})
+    def rows(self, mu: float, rl_weights: dict[str, float] | None = None) -> tuple[dict[str, int], dict[str, int]]:
+        """(SFT rows, RL rows) of a step at one mu, by task weight (RL: or by `rl_weights`): a part that
+        weighs 0 is left out (mu = 0 carries no demonstrations, mu = 1 no prompts), since it would cost
+        compute and train nothing."""
+        return (self.sft() if mu > 0 else {}), (self.rl(rl_weights) if mu < 1 else {})
+
+    def rl_weights_for(self, task_mu: dict[str, float]) -> dict[str, float]:
+        """The task weights of the tasks that get RL prompts at these per-task mu (mu_t < 1)."""
+        return {t: w for t, w in self.rl_weights.items() if task_mu[t] < 1}
 
     def sft_for(self, task_mu: dict[str, float]) -> dict[str, int]:
         """`sft_batch` demonstrations across the tasks whose mu_t > 0, by task weight."""

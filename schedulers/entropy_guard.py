@@ -68,16 +68,12 @@ class EntropyGuard:
             for t in self.tasks
         }
 
-    def _plain_rl(self, task_mu: dict[str, float]) -> dict[str, float]:
-        """Task weights of the tasks that get RL prompts (mu_t < 1), before any boost."""
-        return {t: w for t, w in self.mix.rl_weights.items() if task_mu[t] < 1}
-
     def _cap(self, task: str, plain: dict[str, float]) -> float:
         """Largest RL share boosting may give `task`: max_share, or its plain share if that is larger."""
         return max(self.spec.max_share, plain.get(task, 0.0) / sum(plain.values()) if plain else 0.0)
 
     def rl_shares(self, task_mu: dict[str, float]) -> dict[str, float]:
-        plain = self._plain_rl(task_mu)
+        plain = self.mix.rl_weights_for(task_mu)  # before any boost
         weights = {t: w * self.spec.boost ** self.boosts.get(t, 0) for t, w in plain.items()}
         caps = {t: self._cap(t, plain) for t in plain if self.boosts.get(t, 0) > 0}
         return capped_shares(weights, caps)
@@ -89,7 +85,7 @@ class EntropyGuard:
         if e < lo and not t.has_rl:
             rule = f"< band {lo:.2f}, but no RL prompts to add"
         elif e < lo:
-            at_cap = before >= self._cap(t.id, self._plain_rl(task_mu)) - 1e-12
+            at_cap = before >= self._cap(t.id, self.mix.rl_weights_for(task_mu)) - 1e-12
             self.boosts[t.id] = k if at_cap else k + 1
             rule = f"< band {lo:.2f}" + (" (share at its cap)" if at_cap else "")
         elif e <= hi:

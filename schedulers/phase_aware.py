@@ -66,7 +66,7 @@ class PhaseAware:
                     f"decay {min(k, s.decay_steps)}/{s.decay_steps} -> {task_mu[t.id]:.2f}"
                 )
         sft = self.mix.sft_for(task_mu)
-        rl = self.mix.rl({t: w for t, w in self.mix.rl_weights.items() if task_mu[t] < 1})
+        rl = self.mix.rl(self.mix.rl_weights_for(task_mu))
         mu = summary_mu(task_mu, sft, rl)
         stage = "decay" if decaying else "valley" if at_valley else "peak"
         why = "; ".join(notes) + f"; mean mu {mu:.2f}"

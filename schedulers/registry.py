@@ -39,5 +39,5 @@ def build_scheduler(spec: Any, tasks: list[TaskInfo], total_steps: int) -> Sched
     if getattr(spec, "order", None) is not None:
         from schedulers.staged import Staged
 
-        return Staged(spec, tasks, total_steps, lambda s, t, n: SCHEDULERS[s.kind](s, t, n))
+        return Staged(spec, tasks, total_steps, build_scheduler)  # its inner spec has no order: no recursion
     return SCHEDULERS[spec.kind](spec, tasks, total_steps)

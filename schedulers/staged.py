@@ -19,6 +19,7 @@ run neither probes again nor changes its order.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import replace
 from typing import Any, Callable
 
@@ -42,7 +43,6 @@ def stage_lengths(total: int, stages: int, given: list[int] | None = None) -> li
 
 class Staged:
     def __init__(self, spec: Any, tasks: list[TaskInfo], total_steps: int, build_inner: Builder):
-        self.spec = spec
         self.order_spec = spec.order
         self.inner_spec = spec.model_copy(update={"order": None})
         self.tasks = {t.id: t for t in tasks}
@@ -82,12 +82,10 @@ class Staged:
 
     # ---------------------------------------------------------------------------------- decisions
     def _locate(self, step: int) -> tuple[int, int]:
-        start = 0
-        for k, n in enumerate(self.lengths):
-            if step < start + n:
-                return k, step - start
-            start += n
-        return len(self.lengths) - 1, step - (start - self.lengths[-1])  # past the end: stay in the last
+        """(stage index, step within the stage); past the end: the last stage, counting on."""
+        ends = self.boundaries()
+        k = min(bisect.bisect_right(ends, step), len(ends) - 1)
+        return k, step - (ends[k] - self.lengths[k])
 
     def decide(self, step: int, measurements: Measurements) -> Decision:
         k, local = self._locate(step)

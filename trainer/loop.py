@@ -25,7 +25,7 @@ from trainer.batch import Batch, EvalSet, SFTRow
 from trainer.evaluate import evaluate
 from trainer.losses import group_advantages, grpo_loss, sft_loss
 from trainer.model import Formatter
-from trainer.probes import planning_mask
+from trainer.probes import marker_regex, planning_mask
 from trainer.rollout import Rollouts, completion_logprobs, generate
 from trainer.runtime import Runtime
 from trainer.sft import completion_token_count, sft_logprobs
@@ -220,9 +220,10 @@ def roll_out(
     """G samples per prompt, their rewards, group-normalized advantages; with `drop_zero_variance` the
     groups whose rewards are all equal are dropped from the rows trained on (after the stats)."""
     G, prompts = cfg.group_size, batch.rl
+    repeated = [p for p in prompts for _ in range(G)]  # one row per rollout
     rollouts = generate(
         model,
-        [p.prompt_ids for p in prompts for _ in range(G)],
+        [p.prompt_ids for p in repeated],
         max_new_tokens=cfg.max_new_tokens,
         temperature=cfg.temperature,
         generator=runtime.generator(derive_seed(cfg.seed, "rollout", step)),
@@ -250,12 +251,13 @@ def roll_out(
     failed = [
         gate is not None and p.demo is not None and bool((rewards[i] <= gate).all()) for i, p in enumerate(prompts)
     ]
-    tasks = [p.task for p in prompts for _ in range(G)]
+    tasks = [p.task for p in repeated]
     planning = None
     if cfg.hicra_alpha is not None and any(p.planning is not None for p in prompts):
+        patterns = {p.task: marker_regex(p.planning) for p in prompts if p.planning is not None}
         rows = [
-            planning_mask(fmt, ids.tolist(), p.planning) if p.planning is not None else [False] * len(ids)
-            for p, ids in zip((p for p in prompts for _ in range(G)), rollouts.response_ids)
+            planning_mask(fmt, ids.tolist(), patterns[p.task]) if p.task in patterns else [False] * len(ids)
+            for p, ids in zip(repeated, rollouts.response_ids)
         ]
         planning = torch.tensor(rows, dtype=torch.bool, device=rollouts.response_ids.device)
         stats["rl/planning_frac"] = float(
@@ -325,8 +327,9 @@ def backward_sft(
         loss = sft_loss(logprobs, mask, weighting, num_tokens=n_tokens)
         if mu > 0:
             (mu * loss).backward()
-        total += loss.item()
-        weighted += mu * loss.item()
+        value = loss.item()
+        total += value
+        weighted += mu * value
     return {"loss": total, "weighted": weighted, "tokens": n_tokens}
 
 
@@ -366,8 +369,9 @@ def backward_rl(
         )
         if mu < 1:
             ((1.0 - mu) * loss).backward()
-        total += loss.item()
-        weighted += (1.0 - mu) * loss.item()
+        value = loss.item()
+        total += value
+        weighted += (1.0 - mu) * value
         for key, value in stats.items():
             sums[f"rl/{key}"] += float(value)
     seq_tokens = int(r.prompt_mask.sum() + r.response_mask.sum())

@@ -53,6 +53,13 @@ def group_advantages(rewards: Tensor, eps: float = 1e-6) -> Tensor:
     return (rewards - mean) / (std + eps)
 
 
+def k3(logprobs: Tensor, ref_logprobs: Tensor) -> Tensor:
+    """Schulman's k3 per token: delta = log p_ref - log p, k3 = exp(delta) - delta - 1 (>= 0); its mean
+    over the policy's own samples estimates KL(policy || ref)."""
+    delta = ref_logprobs - logprobs
+    return delta.exp() - delta - 1.0
+
+
 def grpo_loss(
     logprobs: Tensor,
     old_logprobs: Tensor,
@@ -96,10 +103,9 @@ def grpo_loss(
     denom = _denominator(mask, num_tokens)
     stats: dict[str, Tensor] = {}
     if ref_logprobs is not None and kl_coef > 0:
-        delta = ref_logprobs - logprobs
-        k3 = delta.exp() - delta - 1.0
-        per_token = per_token + kl_coef * k3
-        stats["kl"] = ((k3 * mask).sum() / denom).detach()
+        kl = k3(logprobs, ref_logprobs)
+        per_token = per_token + kl_coef * kl
+        stats["kl"] = ((kl * mask).sum() / denom).detach()
     loss = (per_token * mask).sum() / denom
     with torch.no_grad():
         was_clipped = ((ratio < 1.0 - clip_low) & (adv < 0)) | ((ratio > 1.0 + clip_high) & (adv > 0))

@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from trainer.losses import k3
 from trainer.model import Formatter
 from trainer.rollout import generate, response_logits
 
@@ -124,9 +125,8 @@ def k3_kl(policy_logprobs: Tensor, ref_logprobs: Tensor, mask: Tensor) -> float:
 def k3_sum(policy_logprobs: Tensor, ref_logprobs: Tensor, mask: Tensor) -> Tensor:
     """The sum of k3 over the tokens in `mask` (see `k3_kl`); positions outside it count 0 even where a
     padded log-prob is infinite."""
-    delta = ref_logprobs.float() - policy_logprobs.float()
-    k3 = delta.exp() - delta - 1.0
-    return torch.where(mask.bool(), k3, torch.zeros_like(k3)).sum()
+    per_token = k3(policy_logprobs.float(), ref_logprobs.float())
+    return torch.where(mask.bool(), per_token, torch.zeros_like(per_token)).sum()
 
 
 # -------------------------------------------------------------------------------- update sparsity
