@@ -306,12 +306,12 @@ def test_cli_prints_every_section(staged, sparsity_runs, capsys):
         "BWT GEM code 1/T",
         "entropy (nats)",
         "KL(base || policy)",
-        "update sparsity",
+        "update sparsity: step-",  # the table's title (the no-checkpoint note says only "update sparsity")
         "bfloat16",
         "phases of the held-out score",
         "bwt_order probe",
         "predicted vs realized",
-        "changed-set overlap",
+        "changed-set overlap: same parameters, or chance?",  # the table, not the needs-two-runs note
     ):
         assert title in out, title
     assert "no checkpoint with a model/ folder" in out  # the staged run has none

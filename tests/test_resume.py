@@ -177,9 +177,9 @@ def test_resume_refuses_changed_data(tmp_path, capsys):
     path = tmp_path / "files.yaml"
     path.write_text(yaml.safe_dump(catalog))
     out = tmp_path / "run"
-    main(["train", str(path), "--out", str(out), "--no-progress", "training.steps=4"])
+    assert main(["train", str(path), "--out", str(out), "--no-progress", "training.steps=4"]) == 0
     capsys.readouterr()
-    main(["train", "--resume", str(out), "--no-progress", "--steps", "6"])
+    assert main(["train", "--resume", str(out), "--no-progress", "--steps", "6"]) == 0
     assert "resuming" in capsys.readouterr().out  # unchanged data: it resumes
     data.write_text(data.read_text().replace('"3+1="', '"3+2="'))
     assert main(["train", "--resume", str(out), "--steps", "8"]) == 2
