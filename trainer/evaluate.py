@@ -29,7 +29,7 @@ import torch
 from tasks.base import final_answer
 from trainer.batch import EvalSet
 from trainer.model import Formatter
-from trainer.probes import k3_sum, kl_to_base, marker_regex, planning_tensor
+from trainer.probes import k3_sum, kl_to_base, marker_regex, planning_tensor, split_entropy_sums
 from trainer.rollout import completion_logprobs, generate
 
 
@@ -107,12 +107,10 @@ def evaluate(
             if use_k3:
                 acc["k3"] += float(k3_sum(policy_logprobs[rows], base_logprobs[rows], live))
             if task in patterns:
-                plan = planning_tensor(fmt, responses, patterns[task]) & live
-                entropy = sampled.entropy[rows]
-                acc["plan"] += float(entropy[plan].sum())
-                acc["plan_n"] += float(plan.sum())
-                acc["exec"] += float(entropy[live & ~plan].sum())
-                acc["exec_n"] += float((live & ~plan).sum())
+                plan = planning_tensor(fmt, responses, patterns[task])
+                sums_of = split_entropy_sums(sampled.entropy[rows], live, plan)
+                for key, value in zip(("plan", "plan_n", "exec", "exec_n"), sums_of):
+                    acc[key] += value
     counts = {s.task: len(s.prompts) for s in eval_sets}
     results = {
         task: {

@@ -347,17 +347,22 @@ def planning_tensor(decode: Decoder, response_ids: Tensor, markers: list[str] | 
     return torch.tensor(rows, dtype=torch.bool, device=response_ids.device).reshape(response_ids.shape)
 
 
+def split_entropy_sums(
+    entropy_per_token: Tensor, response_mask: Tensor, planning: Tensor
+) -> tuple[float, float, float, float]:
+    """(planning sum, planning tokens, execution sum, execution tokens) of the entropy over response
+    tokens that are / are not planning tokens; sums add up over batches. All (N, R)."""
+    counted = response_mask.bool()
+    plan = counted & planning.bool()
+    execution = counted & ~planning.bool()
+    ent = entropy_per_token.float()
+    return float(ent[plan].sum()), float(plan.sum()), float(ent[execution].sum()), float(execution.sum())
+
+
 def split_entropy(
     entropy_per_token: Tensor, response_mask: Tensor, planning: Tensor
 ) -> tuple[float | None, float | None]:
     """(planning_mean, execution_mean): mean entropy over response tokens that are / are not planning
     tokens; None for a side with no tokens. All (N, R)."""
-    counted = response_mask.bool()
-    plan = counted & planning.bool()
-    execution = counted & ~planning.bool()
-    ent = entropy_per_token.float()
-
-    def mean(sel: Tensor) -> float | None:
-        return float(ent[sel].mean()) if bool(sel.any()) else None
-
-    return mean(plan), mean(execution)
+    plan, plan_n, execution, exec_n = split_entropy_sums(entropy_per_token, response_mask, planning)
+    return (plan / plan_n if plan_n else None), (execution / exec_n if exec_n else None)
