@@ -2,16 +2,15 @@
 
 `derive_seed(seed, "rollout", step)` hashes the catalog seed together with the keys that identify
 the choice (what is being drawn, at which step, for which task), so two choices never share a
-stream and the same keys always give the same draws, whatever ran before. Nothing reads or writes
-global RNG state.
+stream and the same keys always give the same draws, whatever ran before. The engine's own draws
+never touch global RNG state; a checkpoint still saves and restores it, for model code that draws
+from it (dropout).
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-
-import torch
 
 
 def derive_seed(seed: int, *keys: object) -> int:
@@ -23,8 +22,3 @@ def derive_seed(seed: int, *keys: object) -> int:
 def py_rng(seed: int, *keys: object) -> random.Random:
     """A `random.Random` for the choice named by `keys` (data generation, shuffles)."""
     return random.Random(derive_seed(seed, *keys))
-
-
-def torch_rng(seed: int, *keys: object) -> torch.Generator:
-    """A CPU `torch.Generator` for the choice named by `keys` (sampling during rollouts)."""
-    return torch.Generator().manual_seed(derive_seed(seed, *keys))

@@ -22,10 +22,12 @@ advantage). The policy keeps no state beyond the row mixers: p is a function of 
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from schedulers.base import BatchMix, Decision, Measurements, MixState, TaskInfo
+from curriculum.records import Decision
+from curriculum.signals.measurements import Measurements
+from schedulers.base import BatchMix, MixState, TaskInfo
 from schedulers.registry import scheduler
+from schedulers.spec import BanditSchedule
 
 
 def learning_progress(triples: list[tuple[int, float, int]], window: int) -> float:
@@ -54,7 +56,9 @@ def ucb_shares(
 
 
 class Bandit(MixState):
-    def __init__(self, tasks: list[TaskInfo], spec: Any):
+    adaptive = True
+
+    def __init__(self, tasks: list[TaskInfo], spec: BanditSchedule):
         self.spec = spec
         self.mix = BatchMix(tasks, spec.sft_batch, spec.rl_batch)
         self.mix.check(needs_sft=spec.mu > 0, needs_rl=spec.mu < 1)
@@ -72,5 +76,5 @@ class Bandit(MixState):
 
 
 @scheduler("bandit")
-def build(spec: Any, tasks: list[TaskInfo], total_steps: int) -> Bandit:
+def build(spec: BanditSchedule, tasks: list[TaskInfo], total_steps: int) -> Bandit:
     return Bandit(tasks, spec)

@@ -1,63 +1,21 @@
-"""The scheduler's side of the loop: what it sees (`Measurements`), what it returns (`Decision`), and the
-rule that splits a step's rows across tasks (`Mixer`).
+"""The scheduler's side of the loop: the `Scheduler` protocol, what it knows of a task (`TaskInfo`), and
+the rule that splits a step's rows across tasks (`Mixer`, `BatchMix`).
 
 A scheduler is `decide(step, measurements) -> Decision` plus `state_dict()` / `load_state_dict()`:
 a pure function of its inputs and its explicit state, so a resumed run decides exactly as an
-uninterrupted one.
+uninterrupted one. It sees `curriculum.signals.measurements.Measurements` and returns a
+`curriculum.records.Decision` (both leaf records); `adaptive` says whether it reads the measurements
+at all (a plan of an adaptive schedule is only nominal).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal, Protocol
 
-SFTWeighting = Literal["none", "phi", "is"]
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What one training step trains on.
-
-    `sft[task]` demonstrations and `rl[task]` prompts (each prompt gets G rollouts), mixed as
-    `(1 - mu) * L_RL + mu * L_SFT`; `sft_weighting` picks token weights on the SFT loss; `why` is one
-    line a person can read.
-
-    The adaptive policies add three knobs, whose defaults keep the plain behaviour:
-
-    - `task_mu[task]`: a per-task mu. That task's RL rows weigh (1 - task_mu[task]) and its SFT rows
-      task_mu[task]; a task absent from it uses `mu` (see `mu_for`). `mu` is then a scalar summary
-      (the mean of task_mu over the step's tasks), for logs and plots.
-    - `gate_below`: None = off. Otherwise an RL prompt whose G rewards are all <= gate_below has its
-      demonstration trained as SFT in the same step (HPT / ReLIFT style). When k of the step's n RL
-      prompts are gated, the step's SFT part is those k demonstrations (plus any `sft` rows) and its
-      weight is mu + (1 - mu) * k / n: with mu = 0 each prompt feeds exactly one of the two losses, in
-      proportion to how many prompts went each way. A prompt without a demonstration stays RL.
-    - `drop_zero_variance`: drop RL groups whose G rewards are all equal (their advantages are all 0:
-      they only dilute the RL token mean).
-    """
-
-    step: int
-    stage: str
-    mu: float
-    sft: dict[str, int]
-    rl: dict[str, int]
-    sft_weighting: SFTWeighting = "none"
-    why: str = ""
-    task_mu: dict[str, float] = field(default_factory=dict)
-    gate_below: float | None = None
-    drop_zero_variance: bool = False
-
-    def mu_for(self, task: str) -> float:
-        """The SFT weight of `task`'s rows this step (its RL rows weigh 1 - this)."""
-        return self.task_mu.get(task, self.mu)
-
-    @property
-    def sft_rows(self) -> int:
-        return sum(self.sft.values())
-
-    @property
-    def rl_rows(self) -> int:
-        return sum(self.rl.values())
+from curriculum.errors import UserError
+from curriculum.records import Decision
+from curriculum.signals.measurements import Measurements
 
 
 @dataclass(frozen=True)
@@ -72,22 +30,6 @@ class TaskInfo:
     requires: tuple[str, ...] = ()
 
 
-@dataclass
-class Measurements:
-    """What a scheduler sees at a step, built from the run's records (never from hidden state).
-
-    Each history is a list of (step, value) in step order; `adv` holds (step, mean |advantage|,
-    rollouts) triples, so a window over rollouts (not steps) can be taken.
-    """
-
-    step: int = 0
-    scores: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # eval/<task>/score
-    entropy: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # eval/<task>/entropy
-    rewards: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # rl/<task>/reward per step
-    adv: dict[str, list[tuple[int, float, int]]] = field(default_factory=dict)  # rl/<task>/abs_adv, /rollouts
-    sft_loss: list[tuple[int, float]] = field(default_factory=list)  # train/sft_loss, steps that had SFT
-
-
 def summary_mu(task_mu: dict[str, float], sft: dict[str, int], rl: dict[str, int]) -> float:
     """`Decision.mu` of a per-task decision: the mean of task_mu over the tasks with rows this step
     (over all of them on a step without rows)."""
@@ -98,6 +40,8 @@ def summary_mu(task_mu: dict[str, float], sft: dict[str, int], rl: dict[str, int
 class Scheduler(Protocol):
     """Turns measurements into a decision per step; all its state is in `state_dict()`."""
 
+    adaptive: bool  # decides from measurements (False: its plan is exactly what it will do)
+
     def decide(self, step: int, measurements: Measurements) -> Decision: ...
 
     def state_dict(self) -> dict: ...
@@ -105,7 +49,7 @@ class Scheduler(Protocol):
     def load_state_dict(self, state: dict) -> None: ...
 
 
-class SchedulerError(Exception):
+class SchedulerError(UserError):
     """A schedule cannot run on these tasks; the message says why."""
 
 

@@ -14,10 +14,12 @@ A step with mu = 0 carries no SFT rows (they would train nothing); mu = 1 carrie
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from schedulers.base import BatchMix, Decision, Measurements, MixState, SFTWeighting, TaskInfo
+from curriculum.records import Decision, SFTWeighting
+from curriculum.signals.measurements import Measurements
+from schedulers.base import BatchMix, MixState, TaskInfo
 from schedulers.registry import scheduler
+from schedulers.spec import ChordSchedule
 
 
 def chord_mu(step: int, warmup_steps: int, decay_steps: int, peak: float, valley: float) -> float:
@@ -31,7 +33,9 @@ def chord_mu(step: int, warmup_steps: int, decay_steps: int, peak: float, valley
 
 
 class Chord(MixState):
-    def __init__(self, tasks: list[TaskInfo], spec: Any):
+    adaptive = False
+
+    def __init__(self, tasks: list[TaskInfo], spec: ChordSchedule):
         self.spec = spec
         self.sft_weighting: SFTWeighting = spec.sft_weighting
         self.mix = BatchMix(tasks, spec.sft_batch, spec.rl_batch)
@@ -51,5 +55,5 @@ class Chord(MixState):
 
 
 @scheduler("chord")
-def build(spec: Any, tasks: list[TaskInfo], total_steps: int) -> Chord:
+def build(spec: ChordSchedule, tasks: list[TaskInfo], total_steps: int) -> Chord:
     return Chord(tasks, spec)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from schedulers.base import BatchMix, Decision, Measurements, MixState, SFTWeighting, TaskInfo
+from curriculum.records import Decision, SFTWeighting
+from curriculum.signals.measurements import Measurements
+from schedulers.base import BatchMix, MixState, TaskInfo
 from schedulers.registry import scheduler
+from schedulers.spec import ConstantSchedule
 
 
 class Constant(MixState):
+    adaptive = False
+
     def __init__(self, tasks: list[TaskInfo], mu: float, sft_weighting: SFTWeighting, sft_batch: int, rl_batch: int):
         self.mu, self.sft_weighting = mu, sft_weighting
         self.mix = BatchMix(tasks, sft_batch, rl_batch)
@@ -20,5 +23,5 @@ class Constant(MixState):
 
 
 @scheduler("constant")
-def build(spec: Any, tasks: list[TaskInfo], total_steps: int) -> Constant:
+def build(spec: ConstantSchedule, tasks: list[TaskInfo], total_steps: int) -> Constant:
     return Constant(tasks, spec.mu, spec.sft_weighting, spec.sft_batch, spec.rl_batch)

@@ -32,10 +32,11 @@ with mu_t < 1 by the (boosted, capped) shares; `Decision.mu` is the mean mu_t ov
 
 from __future__ import annotations
 
-from typing import Any
-
-from schedulers.base import BatchMix, Decision, Measurements, TaskInfo, summary_mu
+from curriculum.records import Decision
+from curriculum.signals.measurements import Measurements
+from schedulers.base import BatchMix, TaskInfo, summary_mu
 from schedulers.registry import scheduler
+from schedulers.spec import EntropyGuardSchedule
 
 
 def capped_shares(weights: dict[str, float], caps: dict[str, float]) -> dict[str, float]:
@@ -53,7 +54,9 @@ def capped_shares(weights: dict[str, float], caps: dict[str, float]) -> dict[str
 
 
 class EntropyGuard:
-    def __init__(self, tasks: list[TaskInfo], spec: Any):
+    adaptive = True
+
+    def __init__(self, tasks: list[TaskInfo], spec: EntropyGuardSchedule):
         self.tasks, self.spec = tasks, spec
         self.mix = BatchMix(tasks, spec.sft_batch, spec.rl_batch)
         self.mix.check(needs_sft=spec.mu_max > 0, needs_rl=spec.mu < 1)
@@ -152,5 +155,5 @@ class EntropyGuard:
 
 
 @scheduler("entropy_guard")
-def build(spec: Any, tasks: list[TaskInfo], total_steps: int) -> EntropyGuard:
+def build(spec: EntropyGuardSchedule, tasks: list[TaskInfo], total_steps: int) -> EntropyGuard:
     return EntropyGuard(tasks, spec)

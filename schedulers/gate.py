@@ -12,14 +12,17 @@ without demonstrations is never gated. The policy keeps no state beyond the row 
 
 from __future__ import annotations
 
-from typing import Any
-
-from schedulers.base import BatchMix, Decision, Measurements, MixState, SchedulerError, TaskInfo
+from curriculum.records import Decision
+from curriculum.signals.measurements import Measurements
+from schedulers.base import BatchMix, MixState, SchedulerError, TaskInfo
 from schedulers.registry import scheduler
+from schedulers.spec import GateSchedule
 
 
 class Gate(MixState):
-    def __init__(self, tasks: list[TaskInfo], spec: Any):
+    adaptive = True
+
+    def __init__(self, tasks: list[TaskInfo], spec: GateSchedule):
         self.spec = spec
         self.mix = BatchMix(tasks, spec.sft_batch, spec.rl_batch)
         self.mix.check(needs_sft=spec.mu > 0, needs_rl=True)
@@ -36,5 +39,5 @@ class Gate(MixState):
 
 
 @scheduler("gate")
-def build(spec: Any, tasks: list[TaskInfo], total_steps: int) -> Gate:
+def build(spec: GateSchedule, tasks: list[TaskInfo], total_steps: int) -> Gate:
     return Gate(tasks, spec)

@@ -4,7 +4,7 @@ Staged SFT-then-RL goes through shift, readaptation and overfitting (CHORD, arXi
 Demonstrations help while the model shifts toward them and readapts; once the task's score declines
 while the SFT loss still falls, they hurt. So, per task t, at every step:
 
-1. Label the task's held-out scores (`Measurements.scores[t]`) with `curriculum.phases.detect_phases`,
+1. Label the task's held-out scores (`Measurements.scores[t]`) with `curriculum.signals.phases.detect_phases`,
    given the run's SFT loss (`Measurements.sft_loss`; with no SFT loss logged yet, the score decline
    alone decides) and the spec's `drop`, `overfit_drop`, `patience`.
 2. Before any point of t is labelled `overfit`: mu_t = peak, whatever the latest label (`start`,
@@ -20,16 +20,19 @@ with mu_t < 1 (each by task weight); `Decision.mu` is the mean mu_t over the ste
 
 from __future__ import annotations
 
-from typing import Any
-
-from curriculum.phases import detect_phases
-from schedulers.base import BatchMix, Decision, Measurements, TaskInfo, summary_mu
+from curriculum.records import Decision
+from curriculum.signals.measurements import Measurements
+from curriculum.signals.phases import detect_phases
+from schedulers.base import BatchMix, TaskInfo, summary_mu
 from schedulers.chord import chord_mu
 from schedulers.registry import scheduler
+from schedulers.spec import PhaseAwareSchedule
 
 
 class PhaseAware:
-    def __init__(self, tasks: list[TaskInfo], spec: Any):
+    adaptive = True
+
+    def __init__(self, tasks: list[TaskInfo], spec: PhaseAwareSchedule):
         self.tasks, self.spec = tasks, spec
         self.mix = BatchMix(tasks, spec.sft_batch, spec.rl_batch)
         self.mix.check(needs_sft=spec.peak > 0, needs_rl=spec.valley < 1)
@@ -81,5 +84,5 @@ class PhaseAware:
 
 
 @scheduler("phase_aware")
-def build(spec: Any, tasks: list[TaskInfo], total_steps: int) -> PhaseAware:
+def build(spec: PhaseAwareSchedule, tasks: list[TaskInfo], total_steps: int) -> PhaseAware:
     return PhaseAware(tasks, spec)

@@ -1,4 +1,8 @@
-"""The scheduler registry: schedule kind -> builder `(spec, tasks, total_steps) -> Scheduler`."""
+"""The scheduler registry: schedule kind -> builder `(spec, tasks, total_steps) -> Scheduler`.
+
+A plain dict filled by the `@scheduler(kind)` decorator in each policy's module; this module imports no
+policy. `schedulers.build` imports them all, so `SCHEDULERS` is full once it is imported.
+"""
 
 from __future__ import annotations
 
@@ -6,38 +10,15 @@ from typing import Any, Callable
 
 from schedulers.base import Scheduler, TaskInfo
 
-SCHEDULERS: dict[str, Callable[[Any, list[TaskInfo], int], Scheduler]] = {}
+Builder = Callable[[Any, list[TaskInfo], int], Scheduler]  # (the kind's spec, tasks, total steps)
+SCHEDULERS: dict[str, Builder] = {}
 
 
-def scheduler(kind: str) -> Callable[[Callable], Callable]:
+def scheduler(kind: str) -> Callable[[Builder], Builder]:
     """Register a builder for a schedule kind."""
 
-    def register(fn: Callable) -> Callable:
+    def register(fn: Builder) -> Builder:
         SCHEDULERS[kind] = fn
         return fn
 
     return register
-
-
-def load_plugins() -> None:
-    from schedulers import (  # noqa: F401
-        bandit,
-        chord,
-        constant,
-        entropy_guard,
-        gate,
-        phase_aware,
-        reward_adaptive,
-        sequential,
-    )
-
-
-def build_scheduler(spec: Any, tasks: list[TaskInfo], total_steps: int) -> Scheduler:
-    """The scheduler for a catalog's `schedule` spec; raises SchedulerError if it cannot run on `tasks`.
-    A spec with an `order` runs its policy inside task stages (`schedulers.staged`)."""
-    load_plugins()
-    if getattr(spec, "order", None) is not None:
-        from schedulers.staged import Staged
-
-        return Staged(spec, tasks, total_steps, build_scheduler)  # its inner spec has no order: no recursion
-    return SCHEDULERS[spec.kind](spec, tasks, total_steps)

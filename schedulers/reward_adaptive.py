@@ -17,14 +17,17 @@ step. The policy keeps no state beyond the row mixers: mu_t is a function of the
 
 from __future__ import annotations
 
-from typing import Any
-
-from schedulers.base import BatchMix, Decision, Measurements, MixState, TaskInfo, summary_mu
+from curriculum.records import Decision
+from curriculum.signals.measurements import Measurements
+from schedulers.base import BatchMix, MixState, TaskInfo, summary_mu
 from schedulers.registry import scheduler
+from schedulers.spec import RewardAdaptiveSchedule
 
 
 class RewardAdaptive(MixState):
-    def __init__(self, tasks: list[TaskInfo], spec: Any):
+    adaptive = True
+
+    def __init__(self, tasks: list[TaskInfo], spec: RewardAdaptiveSchedule):
         self.tasks, self.spec = tasks, spec
         self.initial_mu = min(spec.tau, 1.0) if spec.initial_mu is None else spec.initial_mu
         self.mix = BatchMix(tasks, spec.sft_batch, spec.rl_batch)
@@ -57,5 +60,5 @@ class RewardAdaptive(MixState):
 
 
 @scheduler("reward_adaptive")
-def build(spec: Any, tasks: list[TaskInfo], total_steps: int) -> RewardAdaptive:
+def build(spec: RewardAdaptiveSchedule, tasks: list[TaskInfo], total_steps: int) -> RewardAdaptive:
     return RewardAdaptive(tasks, spec)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from schedulers.base import BatchMix, Decision, Measurements, MixState, TaskInfo
+from curriculum.records import Decision
+from curriculum.signals.measurements import Measurements
+from schedulers.base import BatchMix, MixState, TaskInfo
 from schedulers.registry import scheduler
+from schedulers.spec import SequentialSchedule
 
 
 class Sequential(MixState):
+    adaptive = False
+
     def __init__(self, tasks: list[TaskInfo], sft_steps: int, sft_batch: int, rl_batch: int, total_steps: int):
         self.sft_steps = sft_steps
         self.mix = BatchMix(tasks, sft_batch, rl_batch)
@@ -23,5 +26,5 @@ class Sequential(MixState):
 
 
 @scheduler("sequential")
-def build(spec: Any, tasks: list[TaskInfo], total_steps: int) -> Sequential:
+def build(spec: SequentialSchedule, tasks: list[TaskInfo], total_steps: int) -> Sequential:
     return Sequential(tasks, spec.sft_steps, spec.sft_batch, spec.rl_batch, total_steps)

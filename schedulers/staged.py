@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import replace
-from typing import Any, Callable
 
-from curriculum.ordering import fallback_order
-from schedulers.base import Decision, Measurements, Scheduler, SchedulerError, TaskInfo
-
-Builder = Callable[[Any, list[TaskInfo], int], Scheduler]
+from curriculum.records import Decision
+from curriculum.signals.measurements import Measurements
+from curriculum.signals.ordering import fallback_order
+from schedulers.base import Scheduler, SchedulerError, TaskInfo
+from schedulers.registry import Builder
+from schedulers.spec import ScheduleSpec
 
 
 def stage_lengths(total: int, stages: int, given: list[int] | None = None) -> list[int]:
@@ -42,7 +43,8 @@ def stage_lengths(total: int, stages: int, given: list[int] | None = None) -> li
 
 
 class Staged:
-    def __init__(self, spec: Any, tasks: list[TaskInfo], total_steps: int, build_inner: Builder):
+    def __init__(self, spec: ScheduleSpec, tasks: list[TaskInfo], total_steps: int, build_inner: Builder):
+        assert spec.order is not None
         self.order_spec = spec.order
         self.inner_spec = spec.model_copy(update={"order": None})
         self.tasks = {t.id: t for t in tasks}
@@ -56,8 +58,9 @@ class Staged:
         )
         self.method = {"fixed": "fixed", "kind_first": "kind_first"}.get(kind, "fallback")
         self.probe: dict | None = None  # bwt_order's measurements, once probed
-        for task, n in zip(self.order, self.lengths):  # refuse now, not at stage k, a stage that cannot run
-            build_inner(self.inner_spec, [self.tasks[task]], n)
+        # refuse now, not at stage k, a stage that cannot run
+        inner = [build_inner(self.inner_spec, [self.tasks[task]], n) for task, n in zip(self.order, self.lengths)]
+        self.adaptive = inner[0].adaptive  # one policy in every stage
         self.current = -1
         self.inner: Scheduler | None = None
 

@@ -3,14 +3,15 @@
 A `Record` is one row: a prompt, optionally a demonstration (`completion`, the SFT target) and a
 reference `answer`, plus any other fields of the source row (`meta`). A `Reward` scores the G
 completions sampled for one record together, so that creative tasks can reward novelty within the
-group. A `Task` owns its data and its grader: SFT demonstrations, RL prompts, a held-out eval set and
-the reward that scores both RL rollouts and evaluation.
+group. A `Task` owns its data and its grader: SFT demonstrations, RL prompts, a held-out eval set, the
+reward that scores both RL rollouts and evaluation, and `extract`, the answer part of a completion as
+that reward reads it (so "distinct answers" means the same thing on any task).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Callable, Literal, Protocol
 
 TaskKind = Literal["structured", "creative"]
 
@@ -37,6 +38,9 @@ def final_answer(completion: str) -> str:
     return completion.rsplit(ANSWER_MARK, 1)[-1].strip()
 
 
+Extract = Callable[[str], str]  # a completion -> its answer part
+
+
 class Reward(Protocol):
     """Scores the completions sampled for one record: one float per completion, usually in [0, 1]."""
 
@@ -44,7 +48,7 @@ class Reward(Protocol):
 
 
 class Task(Protocol):
-    """A task as the stream and the trainer see it: its data, its reward, its eval set."""
+    """A task as the run sees it: its data, its reward and answer extraction, its eval set."""
 
     id: str
     kind: TaskKind
@@ -54,3 +58,5 @@ class Task(Protocol):
     rl: list[Record]  # prompts for rollouts
     eval: list[Record]  # held-out prompts, never in sft or rl
     reward: Reward
+    extract: Extract  # the answer part of a completion, as the reward reads it
+    planning: list[str] | str | None  # planning markers (phrases or a regex), if any

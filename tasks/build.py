@@ -1,5 +1,8 @@
 """Build a loaded `Task` from a catalog task spec: its SFT demonstrations, RL prompts, eval set, reward.
 
+This is the one build module of `tasks/`: it imports the plugin modules (built-in generators, sources,
+rewards), so the registries it re-exports are full.
+
 Row selection, for each part (sft, rl, eval) and the (source, split) it draws from:
 1. the split's rows are loaded (built-in generators make as many as the parts need) and put in a
    seeded order (`seed`, task id, split): the same catalog gives the same rows;
@@ -12,18 +15,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from curriculum.errors import UserError
 from curriculum.seeding import py_rng
-from tasks.base import Record, Reward, TaskKind
-from tasks.registry import REWARDS, SOURCES, load_plugins
+from tasks import builtin, rewards, sources  # noqa: F401  (the plugin modules: they fill the registries)
+from tasks.base import Extract, Record, Reward, TaskKind
+from tasks.registry import BUILTIN_TASKS, REWARDS, SOURCES
 from tasks.rewards import RewardError
 from tasks.sources import SourceError
+from tasks.spec import SourceSpec, TaskSpec, reward_problem
+
+__all__ = ["BUILTIN_TASKS", "REWARDS", "SOURCES", "DataTask", "TaskBuildError", "build_task"]
 
 BUILTIN_DEFAULT_SIZE = 2000  # rows a built-in generator makes for a part whose size is null
 
 
-class TaskBuildError(Exception):
+class TaskBuildError(UserError):
     """A task cannot be built; `path` is the YAML path inside the task (e.g. ("eval", "split"))."""
 
     def __init__(self, path: tuple, message: str):
@@ -43,20 +50,23 @@ class DataTask:
     rl: list[Record]
     eval: list[Record]
     reward: Reward
+    extract: Extract  # the answer part of a completion, as the reward reads it
     planning: list[str] | str | None = None  # planning markers: phrases or a regex
 
 
-def _source_key(spec: Any) -> str:
+def _source_key(spec: SourceSpec) -> str:
     return spec.model_dump_json()
 
 
-def build_task(spec: Any, seed: int, base_dir: Path) -> DataTask:
+def build_task(spec: TaskSpec, seed: int, base_dir: Path) -> DataTask:
     """Load a task's rows and build its reward. Raises TaskBuildError naming the YAML path."""
-    load_plugins()
+    problem = reward_problem(spec)
+    if problem is not None:
+        raise TaskBuildError(*problem)
     parts = {
-        "sft": (spec.sft.source or spec.source, spec.sft.split, spec.sft.size),
-        "rl": (spec.rl.source or spec.source, spec.rl.split, spec.rl.size),
-        "eval": (spec.eval.source or spec.source, spec.eval.split, spec.eval.size),
+        "sft": (spec.source_of("sft"), spec.sft.split, spec.sft.size),
+        "rl": (spec.source_of("rl"), spec.rl.split, spec.rl.size),
+        "eval": (spec.source_of("eval"), spec.eval.split, spec.eval.size),
     }
     where = {name: ((name, "source") if getattr(spec, name).source is not None else ("source",)) for name in parts}
 
@@ -101,7 +111,7 @@ def build_task(spec: Any, seed: int, base_dir: Path) -> DataTask:
     if not sft_rows and not rl_rows:
         raise TaskBuildError((), "the task has neither SFT demonstrations nor RL prompts")
 
-    reward = _build_reward(spec, base_dir)
+    reward, extract = _build_reward(spec, base_dir)
     needs_answer = spec.reward.kind in ("exact", "numeric") or (
         spec.reward.kind == "regex" and "{answer}" in spec.reward.pattern
     )
@@ -114,21 +124,21 @@ def build_task(spec: Any, seed: int, base_dir: Path) -> DataTask:
                     f"{spec.reward.kind} reward needs an answer, but {missing} {name} rows have none",
                 )
     return DataTask(
-        spec.id, spec.kind, spec.weight, list(spec.requires), sft_rows, rl_rows, eval_rows, reward, spec.planning
+        spec.id,
+        spec.kind,
+        spec.weight,
+        list(spec.requires),
+        sft_rows,
+        rl_rows,
+        eval_rows,
+        reward,
+        extract,
+        spec.planning,
     )
 
 
-def builtin_name_of(spec: Any) -> str | None:
-    """The built-in generator behind a task's RL and eval rows, if they share one; else None."""
-    names = set()
-    for part in (spec.rl, spec.eval):
-        src = part.source or spec.source
-        names.add(src.name if src.kind == "builtin" else None)
-    return names.pop() if len(names) == 1 else None
-
-
-def _build_reward(spec: Any, base_dir: Path) -> Reward:
+def _build_reward(spec: TaskSpec, base_dir: Path) -> tuple[Reward, Extract]:
     try:
-        return REWARDS[spec.reward.kind](spec.reward, builtin_name_of(spec), base_dir)
+        return REWARDS[spec.reward.kind](spec.reward, spec.builtin_generator(), base_dir)
     except RewardError as exc:
         raise TaskBuildError(("reward",), str(exc)) from None

@@ -14,7 +14,7 @@ validity x novelty within the rollout group, so RL on them pays for diversity.
 
 Expert demonstrations are `work: ` followed by the scratchpad shown. The project's tiny base model
 was pre-trained on both styles, mostly the base one, and was never trained to *start* a scratchpad
-(see `curriculum.base_model`), so it answers tersely by default but works a scratchpad well once one
+(see `curriculum.run.base_model`), so it answers tersely by default but works a scratchpad well once one
 is started; SFT on expert demonstrations shifts that default. Rewards read the text after the last
 `=>` (`final_answer`), so both styles are graded alike.
 

@@ -1,7 +1,8 @@
 """Registries of the task side: built-in task generators, data-source loaders and reward builders.
 
-Each is a plain dict filled by a decorator in the module that defines the plugin. `curriculum ls`
-prints them; the catalog checks list their keys when a name is unknown.
+Each is a plain dict filled by a decorator in the module that defines the plugin. This module imports
+no plugin: `tasks.build` (the one build module) imports the plugin modules, so a registry is full once
+`tasks.build` is imported. `curriculum ls` prints them; the checks list their keys when a name is unknown.
 """
 
 from __future__ import annotations
@@ -40,8 +41,3 @@ def reward(kind: str) -> Callable[[Callable], Callable]:
         return fn
 
     return register
-
-
-def load_plugins() -> None:
-    """Import the modules that fill the registries."""
-    from tasks import builtin, rewards, sources  # noqa: F401

@@ -1,12 +1,18 @@
-"""Rewards: each builder turns a reward spec into a `Reward(record, completions) -> list[float]`.
+"""Rewards: each builder turns a reward spec into `(reward, extract)`: a `Reward(record, completions) ->
+list[float]`, and the answer part of a completion as that reward reads it (`Extract`, what the eval's
+`unique` counts distinct).
 
-- `exact`: 1 if the extracted answer equals `record.answer` (extraction: the pattern's group, or the
-  text after the last `=>`, or the whole completion);
-- `numeric`: 1 if the last number in the completion equals the last number of `record.answer`
-  within `tolerance`;
-- `regex`: 1 if `re.search(pattern)` matches; `{answer}` in the pattern is the escaped reference;
-- `builtin`: the built-in task's verifier; creative tasks: validity x novelty within the group;
-- `python`: `fn(completion, record_dict) -> float`: user code, trusted, runs in-process.
+- `exact`: 1 if the extracted answer equals `record.answer`. Answer: the pattern's first group, or the text
+  after the last `=>`, or the whole completion.
+- `numeric`: 1 if the last number equals the reference's last number within `tolerance`. Answer: the last
+  number (`12.0` and `12` are one answer), or the text when there is none.
+- `regex`: 1 if `re.search(pattern)` matches; `{answer}` is the escaped reference. Answer: the whole text.
+- `builtin`: the built-in task's verifier; creative tasks: validity x novelty within the group. Answer: the
+  text after the last `=>`.
+- `python`: `fn(completion, record_dict) -> float`: user code, trusted, runs in-process. Answer: the whole
+  text.
+
+Answer parts are stripped of surrounding whitespace.
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from tasks.base import Record, Reward, final_answer
+from tasks.base import Extract, Record, Reward, final_answer
 from tasks.builtin import group_reward
 from tasks.registry import BUILTIN_TASKS, reward
 from tasks.sources import SourceError, import_function
+from tasks.spec import BuiltinReward, ExactReward, NumericReward, PythonReward, RegexReward
 
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?|-?\.\d+")
 
@@ -41,6 +48,11 @@ def last_number(text: str | None) -> float | None:
         return None
 
 
+def whole(completion: str) -> str:
+    """The whole completion is the answer (rewards that read all of it)."""
+    return completion.strip()
+
+
 def _per_completion(fn: Callable[[Record, str], float]) -> Reward:
     def score(record: Record, completions: list[str]) -> list[float]:
         return [float(fn(record, c)) for c in completions]
@@ -49,7 +61,7 @@ def _per_completion(fn: Callable[[Record, str], float]) -> Reward:
 
 
 @reward("exact")
-def build_exact(spec: Any, builtin_name: str | None = None, base_dir: Path | None = None) -> Reward:
+def build_exact(spec: ExactReward, builtin_name: str | None, base_dir: Path) -> tuple[Reward, Extract]:
     pattern = re.compile(spec.pattern) if spec.pattern else None
 
     def extract(text: str) -> str:
@@ -69,11 +81,11 @@ def build_exact(spec: Any, builtin_name: str | None = None, base_dir: Path | Non
             got, want = got.lower(), want.lower()
         return 1.0 if got == want else 0.0
 
-    return _per_completion(one)
+    return _per_completion(one), extract
 
 
 @reward("numeric")
-def build_numeric(spec: Any, builtin_name: str | None = None, base_dir: Path | None = None) -> Reward:
+def build_numeric(spec: NumericReward, builtin_name: str | None, base_dir: Path) -> tuple[Reward, Extract]:
     def one(record: Record, completion: str) -> float:
         want = last_number(record.answer)
         if want is None:
@@ -81,34 +93,37 @@ def build_numeric(spec: Any, builtin_name: str | None = None, base_dir: Path | N
         got = last_number(completion)
         return 1.0 if got is not None and math.isclose(got, want, rel_tol=0.0, abs_tol=spec.tolerance) else 0.0
 
-    return _per_completion(one)
+    def extract(completion: str) -> str:
+        number = last_number(completion)
+        return whole(completion) if number is None else format(number, "g")
+
+    return _per_completion(one), extract
 
 
 @reward("regex")
-def build_regex(spec: Any, builtin_name: str | None = None, base_dir: Path | None = None) -> Reward:
+def build_regex(spec: RegexReward, builtin_name: str | None, base_dir: Path) -> tuple[Reward, Extract]:
     def one(record: Record, completion: str) -> float:
         if "{answer}" in spec.pattern and record.answer is None:
             raise RewardError(f"regex reward uses {{answer}} but prompt {record.prompt[:60]!r} has no answer")
         pattern = spec.pattern.replace("{answer}", re.escape(record.answer or ""))
         return 1.0 if re.search(pattern, completion) else 0.0
 
-    return _per_completion(one)
+    return _per_completion(one), whole
 
 
 @reward("builtin")
-def build_builtin(spec: Any, builtin_name: str | None = None, base_dir: Path | None = None) -> Reward:
-    gen = BUILTIN_TASKS.get(builtin_name or "")
-    if gen is None:
-        raise RewardError("a builtin reward needs the task's RL and eval rows to come from a built-in source")
+def build_builtin(spec: BuiltinReward, builtin_name: str | None, base_dir: Path) -> tuple[Reward, Extract]:
+    """The verifier of generator `builtin_name` (`tasks.spec.reward_problem` makes sure there is one)."""
+    gen = BUILTIN_TASKS[builtin_name or ""]
 
     def score(record: Record, completions: list[str]) -> list[float]:
         return group_reward(gen, record, completions)
 
-    return score
+    return score, final_answer
 
 
 @reward("python")
-def build_python(spec: Any, builtin_name: str | None = None, base_dir: Path | None = None) -> Reward:
+def build_python(spec: PythonReward, builtin_name: str | None, base_dir: Path) -> tuple[Reward, Extract]:
     try:
         fn = import_function(spec.function, base_dir)
     except SourceError as exc:
@@ -117,4 +132,4 @@ def build_python(spec: Any, builtin_name: str | None = None, base_dir: Path | No
     def one(record: Record, completion: str) -> float:
         return float(fn(completion, record.as_dict()))
 
-    return _per_completion(one)
+    return _per_completion(one), whole

@@ -11,8 +11,8 @@
 | `python`  | `fn(split, seed)` yielding dicts (trusted code)              | whatever the function accepts        |
 
 `fields` maps the row's columns to prompt / completion / answer; other columns go to `Record.meta`.
-Loaders raise `SourceError` with a message meant for the user; `check` finds problems without
-loading whole files (for `curriculum validate`).
+Loaders raise `SourceError` with a message meant for the user; `check_source` and `split_problem`
+find problems without loading whole files (for `curriculum validate`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from tasks.base import Record
+from tasks.builtin import generate
 from tasks.registry import BUILTIN_TASKS, source
+from tasks.spec import BuiltinSource, DiskSource, FieldMap, FileSource, HubSource, PythonSource, SourceSpec
 
 
 class SourceError(Exception):
@@ -58,7 +60,7 @@ def import_function(spec: str, search: Path | None = None) -> Callable:
     return fn
 
 
-def to_records(rows: Iterable[dict[str, Any]], fields: Any, where: str) -> list[Record]:
+def to_records(rows: Iterable[dict[str, Any]], fields: FieldMap, where: str) -> list[Record]:
     """Map rows to Records through the field map; rows need a non-empty prompt."""
     records = []
     for i, row in enumerate(rows):
@@ -84,9 +86,7 @@ def to_records(rows: Iterable[dict[str, Any]], fields: Any, where: str) -> list[
 
 
 @source("builtin")
-def load_builtin(spec: Any, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
-    from tasks.builtin import generate
-
+def load_builtin(spec: BuiltinSource, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
     gen = BUILTIN_TASKS.get(spec.name)
     if gen is None:
         raise SourceError(f"unknown built-in task {spec.name!r}; known: {', '.join(sorted(BUILTIN_TASKS))}")
@@ -96,7 +96,7 @@ def load_builtin(spec: Any, split: str, base_dir: Path, seed: int, count: int) -
         raise SourceError(str(exc)) from None
 
 
-def _file_for(spec: Any, split: str, base_dir: Path) -> Path:
+def _file_for(spec: FileSource, split: str, base_dir: Path) -> Path:
     paths = spec.path if isinstance(spec.path, dict) else {"train": spec.path}
     if split not in paths:
         raise SourceError(f"no split {split!r} in {spec.kind} source (splits: {', '.join(paths)})")
@@ -107,7 +107,7 @@ def _file_for(spec: Any, split: str, base_dir: Path) -> Path:
 
 
 @source("jsonl")
-def load_jsonl(spec: Any, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
+def load_jsonl(spec: FileSource, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
     path = _file_for(spec, split, base_dir)
     rows = []
     with path.open(encoding="utf-8") as fh:
@@ -125,7 +125,7 @@ def load_jsonl(spec: Any, split: str, base_dir: Path, seed: int, count: int) -> 
 
 
 @source("csv", "parquet")
-def load_table(spec: Any, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
+def load_table(spec: FileSource, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
     import polars as pl
 
     path = _file_for(spec, split, base_dir)
@@ -149,7 +149,7 @@ def _dataset_split(data: Any, split: str, where: str) -> Any:
 
 
 @source("disk")
-def load_disk(spec: Any, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
+def load_disk(spec: DiskSource, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
     from datasets import load_from_disk
 
     path = resolve(spec.path, base_dir)
@@ -163,7 +163,7 @@ def load_disk(spec: Any, split: str, base_dir: Path, seed: int, count: int) -> l
 
 
 @source("hub")
-def load_hub(spec: Any, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
+def load_hub(spec: HubSource, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
     from datasets import load_dataset
 
     name = spec.name
@@ -178,7 +178,7 @@ def load_hub(spec: Any, split: str, base_dir: Path, seed: int, count: int) -> li
 
 
 @source("python")
-def load_python(spec: Any, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
+def load_python(spec: PythonSource, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
     fn = import_function(spec.function, base_dir)
     try:
         rows = list(fn(split, seed))
@@ -207,7 +207,7 @@ def _columns(path: Path, kind: str) -> list[str]:
     return scan.collect_schema().names()
 
 
-def known_splits(spec: Any, base_dir: Path) -> list[str] | None:
+def known_splits(spec: SourceSpec, base_dir: Path) -> list[str] | None:
     """The splits a source has, when that can be known without loading it (None: hub, python)."""
     if spec.kind == "builtin":
         return ["train", "test"]
@@ -221,14 +221,18 @@ def known_splits(spec: Any, base_dir: Path) -> list[str] | None:
     return None
 
 
-def check(spec: Any, splits: Iterable[str], base_dir: Path) -> list[tuple[tuple, str]]:
-    """Problems with `spec` found without loading it: (sub-path, message) pairs.
-    Files must exist, the prompt column must be present, and each of `splits` must be a split."""
-    problems: list[tuple[tuple, str]] = []
+def split_problem(spec: SourceSpec, split: str, base_dir: Path) -> str | None:
+    """Why `split` is not a split of the source, when that can be known without loading it; else None."""
     known = known_splits(spec, base_dir)
-    for split in splits:
-        if known is not None and split not in known:
-            problems.append(((), f"no split {split!r} in this {spec.kind} source (splits: {', '.join(known)})"))
+    if known is not None and split not in known:
+        return f"no split {split!r} in the {spec.kind} source (splits: {', '.join(known)})"
+    return None
+
+
+def check_source(spec: SourceSpec, base_dir: Path) -> list[tuple[tuple, str]]:
+    """Problems with `spec` found without loading it: (sub-path, message) pairs. Files must exist and
+    have the prompt column; a built-in generator must exist; a python function must import."""
+    problems: list[tuple[tuple, str]] = []
     if spec.kind == "builtin":
         if spec.name not in BUILTIN_TASKS:
             problems.append(

@@ -1,13 +1,17 @@
-"""What the trainer consumes: a `Batch` per step (SFT rows and RL prompts, tokenized) and eval sets.
+"""What the trainer consumes: a `Batch` per step (its decision, SFT rows and RL prompts, tokenized) and
+eval sets.
 
-The trainer knows nothing of schedulers or catalogs: the stream (in `curriculum.stream`) turns each
-decision into one of these.
+The trainer knows nothing of schedulers or catalogs: the run's stream turns each decision into one of
+these. The decision travels with its rows: `train_step` reads mu, the per-task mu, the SFT weighting,
+the gate and the zero-variance drop from it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable
+
+from curriculum.records import Decision
 
 Grader = Callable[[list[str]], list[float]]  # the G completions of one prompt -> their rewards
 
@@ -34,31 +38,21 @@ class RLPrompt:
     planning: object = field(default=None, compare=False)  # the task's planning markers, if any
 
 
-@dataclass
+@dataclass(frozen=True)
 class Batch:
-    """One step's data, as its decision asked: `(1 - mu) * L_RL + mu * L_SFT`, with `task_mu` overriding
-    mu for a task's rows, `gate_below` turning all-failed prompts into SFT rows, `drop_zero_variance`
-    dropping groups with equal rewards (see `schedulers.base.Decision`)."""
+    """One step's data, as its decision asked: `decision.sft[task]` rows and `decision.rl[task]` prompts."""
 
-    step: int
-    stage: str
-    mu: float
-    sft_weighting: str
+    decision: Decision
     sft: list[SFTRow]
     rl: list[RLPrompt]
-    task_mu: dict[str, float] = field(default_factory=dict)
-    gate_below: float | None = None
-    drop_zero_variance: bool = False
-
-    def mu_for(self, task: str) -> float:
-        return self.task_mu.get(task, self.mu)
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalSet:
-    """A task's held-out prompts (graded one completion at a time)."""
+    """A task's held-out prompts (graded one completion at a time) and how to read a completion's answer."""
 
     task: str
     kind: str
     prompts: list[RLPrompt]
+    extract: Callable[[str], str]  # a completion -> its answer part (what `unique` counts distinct)
     planning: object = None  # the task's planning markers (phrases or a regex), if any

@@ -12,11 +12,15 @@
   the k responses, stop token excluded), averaged over the prompts that have bigrams;
 - `length`: mean tokens of the greedy completions;
 - `kl_base` (with a `base` model, `kl_estimator="full"`): forward KL(base || policy), full vocabulary
-  per token, on completions the base samples for the eval prompts (`trainer.probes.kl_to_base`);
+  per token, on completions the base samples for the eval prompts (`trainer.drift.kl_to_base`);
 - `kl_k3` (with a `base` model, `kl_estimator="k3"`): the cheaper k3 estimate of KL(policy || base)
-  on the policy's own k samples (`trainer.probes.k3_kl`: no extra sampling, sampled tokens only);
+  on the policy's own k samples (`trainer.drift.k3_sum`: no extra sampling, sampled tokens only);
 - `entropy_plan`, `entropy_exec` (for a task with planning markers): the entropy over the k samples'
-  planning tokens and over the other tokens (`trainer.probes.planning_mask`).
+  planning tokens and over the other tokens (`trainer.planning.planning_mask`).
+
+`unique` reads each completion's answer with the task's own `EvalSet.extract`, so it counts distinct
+answers on any task (the last number for a numeric reward, the text after `=>` for built-in tasks).
+`run_eval` is what the run calls: every task, with the catalog's evaluation settings, as an `EvalRecord`.
 """
 
 from __future__ import annotations
@@ -26,11 +30,15 @@ from typing import Callable
 
 import torch
 
-from tasks.base import final_answer
+from curriculum.records import EvalRecord, TaskEval
+from curriculum.seeding import derive_seed
 from trainer.batch import EvalSet
+from trainer.config import EvaluationSpec
+from trainer.drift import k3_sum, kl_to_base
 from trainer.model import Formatter
-from trainer.probes import k3_sum, kl_to_base, marker_regex, planning_tensor, split_entropy_sums
+from trainer.planning import marker_regex, planning_tensor, split_entropy_sums
 from trainer.rollout import completion_logprobs, generate
+from trainer.runtime import Runtime
 
 
 def distinct_2(responses: list[list[int]], stop_ids: list[int]) -> float | None:
@@ -63,9 +71,8 @@ def evaluate(
     kl_samples: int = 2,
     kl_generator: torch.Generator | None = None,
     kl_estimator: str = "full",
-) -> dict[str, dict[str, float]]:
-    """{task: {"score", "sampled", "entropy", "unique", "length"[, "kl_base"][, "entropy_plan",
-    "entropy_exec"]}} for every eval set."""
+) -> dict[str, TaskEval]:
+    """Every eval set's metrics (module docstring), by task."""
     prompts = [(s.task, p) for s in eval_sets for p in s.prompts]
     kwargs = dict(
         max_new_tokens=max_new_tokens,
@@ -79,6 +86,7 @@ def evaluate(
     use_k3 = base is not None and kl_samples > 0 and kl_estimator == "k3"
     sums = {s.task: dict.fromkeys(keys, 0.0) for s in eval_sets}
     patterns = {s.task: marker_regex(s.planning) for s in eval_sets if s.planning is not None}
+    extract = {s.task: s.extract for s in eval_sets}
     for chunk in _chunks(prompts, max(1, batch_size // samples)):
         ids = [p.prompt_ids for _, p in chunk]
         greedy = generate(model, ids, generator=None, greedy=True, **kwargs)
@@ -97,7 +105,7 @@ def evaluate(
             responses, live = sampled.response_ids[rows], sampled.response_mask[rows].bool()
             texts = [fmt.decode(r.tolist()) for r in responses]
             acc["sampled"] += sum(prompt.grade([t])[0] for t in texts) / samples
-            acc["unique"] += len({final_answer(t) for t in texts}) / samples
+            acc["unique"] += len({extract[task](t) for t in texts}) / samples
             acc["entropy"] += float(sampled.entropy[rows].sum())
             acc["tokens"] += float(sampled.lengths[rows].sum())
             d2 = distinct_2([r[m].tolist() for r, m in zip(responses, live)], fmt.stop_ids)
@@ -112,27 +120,10 @@ def evaluate(
                 for key, value in zip(("plan", "plan_n", "exec", "exec_n"), sums_of):
                     acc[key] += value
     counts = {s.task: len(s.prompts) for s in eval_sets}
-    results = {
-        task: {
-            "score": acc["score"] / counts[task],
-            "sampled": acc["sampled"] / counts[task],
-            "entropy": acc["entropy"] / max(acc["tokens"], 1.0),
-            "unique": acc["unique"] / counts[task],
-            "length": acc["length"] / counts[task],
-            "distinct2": acc["distinct2"] / acc["distinct2_n"] if acc["distinct2_n"] else None,
-        }
-        for task, acc in sums.items()
-    }
-    if use_k3:  # token mean over the k samples' tokens, as `trainer.probes.k3_kl`
-        for task, acc in sums.items():
-            results[task]["kl_k3"] = acc["k3"] / max(acc["tokens"], 1.0)
-    for task in patterns:
-        acc = sums[task]
-        results[task]["entropy_plan"] = acc["plan"] / acc["plan_n"] if acc["plan_n"] else None
-        results[task]["entropy_exec"] = acc["exec"] / acc["exec_n"] if acc["exec_n"] else None
+    kl_base = {}
     if base is not None and kl_samples > 0 and kl_estimator == "full":
         for s in eval_sets:
-            results[s.task]["kl_base"] = kl_to_base(
+            kl_base[s.task] = kl_to_base(
                 model,
                 base,
                 fmt,
@@ -144,4 +135,53 @@ def evaluate(
                 batch_size=batch_size,
                 autocast=autocast,
             )
+    results = {}
+    for task, acc in sums.items():
+        n = counts[task]
+        results[task] = TaskEval(
+            score=acc["score"] / n,
+            sampled=acc["sampled"] / n,
+            entropy=acc["entropy"] / max(acc["tokens"], 1.0),
+            unique=acc["unique"] / n,
+            length=acc["length"] / n,
+            distinct2=acc["distinct2"] / acc["distinct2_n"] if acc["distinct2_n"] else None,
+            kl_k3=acc["k3"] / max(acc["tokens"], 1.0) if use_k3 else None,  # token mean, as k3_sum says
+            kl_base=kl_base.get(task),
+            planning=task in patterns,
+            entropy_plan=acc["plan"] / acc["plan_n"] if acc["plan_n"] else None,
+            entropy_exec=acc["exec"] / acc["exec_n"] if acc["exec_n"] else None,
+        )
     return results
+
+
+def run_eval(
+    model: torch.nn.Module,
+    fmt: Formatter,
+    eval_sets: list[EvalSet],
+    evaluation: EvaluationSpec,
+    *,
+    max_new_tokens: int,
+    runtime: Runtime,
+    seed: int,
+    step: int,
+    reference: torch.nn.Module | None = None,
+) -> EvalRecord:
+    """Every task's held-out metrics after `step` steps, with the catalog's `evaluation` settings; samples
+    draw from generators seeded by (seed, "eval", step) and (seed, "eval-kl", step). KL to the starting
+    model when `reference` is given and `evaluation.kl_samples` > 0."""
+    results = evaluate(
+        model,
+        fmt,
+        eval_sets,
+        max_new_tokens=max_new_tokens,
+        temperature=evaluation.temperature,
+        batch_size=evaluation.batch_size,
+        samples=evaluation.samples,
+        generator=runtime.generator(derive_seed(seed, "eval", step)),
+        autocast=runtime.autocast,
+        base=reference,
+        kl_samples=evaluation.kl_samples,
+        kl_generator=runtime.generator(derive_seed(seed, "eval-kl", step)),
+        kl_estimator=evaluation.kl_estimator,
+    )
+    return EvalRecord(step, results)

@@ -3,13 +3,15 @@
 Each part is normalized over its own population (SFT tokens, RL response tokens). Pass `num_tokens`
 (the count over the whole step) when a part is split into micro-batches, so the sum of the
 micro-batch losses equals the loss of the whole part and `mu` keeps its meaning under any batch size
-or gradient accumulation.
+or gradient accumulation. `trainer.step.train_step` mixes the two parts: L = (1 - mu) * L_RL + mu * L_SFT.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+
+from curriculum.records import SFT_WEIGHTINGS
 
 
 def _denominator(mask: Tensor, num_tokens: float | None) -> Tensor | float:
@@ -36,7 +38,7 @@ def sft_loss(logprobs: Tensor, mask: Tensor, weighting: str = "none", num_tokens
     elif weighting == "is":
         weight = p
     else:
-        raise ValueError(f"unknown SFT weighting {weighting!r}; known: none, phi, is")
+        raise ValueError(f"unknown SFT weighting {weighting!r}; known: {', '.join(SFT_WEIGHTINGS)}")
     return -(weight * logprobs * mask).sum() / _denominator(mask, num_tokens)
 
 
@@ -112,12 +114,6 @@ def grpo_loss(
         stats["clip_frac"] = (was_clipped.float() * mask).sum() / denom
         stats["approx_kl"] = (((ratio - 1.0) - log_ratio) * mask).sum() / denom
     return loss, stats
-
-
-def mixed_loss(rl: Tensor | float, sft: Tensor | float, mu: float) -> Tensor | float:
-    """L = (1 - mu) * L_RL + mu * L_SFT (CHORD eq. 4). Each part arrives already normalized over
-    its own tokens, so mu is the share of the update that comes from demonstrations."""
-    return (1.0 - mu) * rl + mu * sft
 
 
 def token_logprobs(logits: Tensor, targets: Tensor, temperature: float = 1.0) -> Tensor:

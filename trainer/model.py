@@ -14,10 +14,12 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
+from curriculum.errors import UserError
+from trainer.config import ModelSpec
 from trainer.tiny import TINY_BASE_DIR, tiny_random
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(UserError):
     """The model or tokenizer cannot be loaded; the message says what to check."""
 
 
@@ -73,18 +75,12 @@ def _stop_ids(model: PreTrainedModel, tokenizer: object) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
-def load_model(
-    kind: str,
-    name: str,
-    revision: str | None = None,
-    dtype: str = "auto",
-    system_prompt: str | None = None,
-    trust_remote_code: bool = False,
-    seed: int = 0,
-    base_dir: Path | None = None,
-) -> tuple[PreTrainedModel, Formatter]:
-    """The model (float32 unless `dtype` says otherwise, on CPU) and its formatter."""
-    if kind == "builtin":
+def load_model(spec: ModelSpec, seed: int = 0, base_dir: Path | None = None) -> tuple[PreTrainedModel, Formatter]:
+    """The model (float32 unless `dtype` says otherwise, on CPU) and its formatter. `seed` seeds the
+    random weights of `tiny-random`; a relative `hf` folder is taken from `base_dir`."""
+    name = spec.name
+    system_prompt = None
+    if spec.kind == "builtin":
         if name == "tiny-random":
             model, tokenizer = tiny_random(seed)
         elif name == "tiny-base":
@@ -95,7 +91,8 @@ def load_model(
             model, tokenizer = load_pretrained(TINY_BASE_DIR)
         else:
             raise ModelLoadError(f"unknown built-in model {name!r}; known: tiny-base, tiny-random")
-    elif kind == "hf":
+    else:
+        system_prompt = spec.system_prompt
         path = Path(name).expanduser()
         if base_dir is not None and name.startswith(".") and not path.is_absolute():
             path = base_dir / path
@@ -105,12 +102,10 @@ def load_model(
             "float32": torch.float32,
             "bfloat16": torch.bfloat16,
             "float16": torch.float16,
-        }[dtype]
+        }[spec.dtype]
         model, tokenizer = load_pretrained(
-            target, revision=revision, dtype=torch_dtype, trust_remote_code=trust_remote_code
+            target, revision=spec.revision, dtype=torch_dtype, trust_remote_code=spec.trust_remote_code
         )
-    else:
-        raise ModelLoadError(f"unknown model kind {kind!r}; known: builtin, hf")
     if tokenizer.eos_token_id is None:
         raise ModelLoadError(f"tokenizer of {name!r} has no eos token; completions could never end")
     return model, Formatter(tokenizer, system_prompt, _stop_ids(model, tokenizer))

@@ -2,7 +2,7 @@
 
 CPU first, GPU ready: `auto` picks cuda > mps > cpu. Weights and optimizer state stay in float32;
 on CUDA the forward passes run under bf16 autocast, on CPU and MPS in float32. Multi-GPU runs go
-through `torchrun` (PyTorch distributed); this helper reads the rank it sets.
+through `torchrun` (PyTorch distributed), not supported yet: a run under `WORLD_SIZE > 1` is refused.
 """
 
 from __future__ import annotations
@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
+from curriculum.errors import UserError
 
-class RuntimeUnavailable(Exception):
+
+class RuntimeUnavailable(UserError):
     """The requested runtime is not available here; the message says what is."""
 
 
@@ -22,8 +24,6 @@ class RuntimeUnavailable(Exception):
 class Runtime:
     device: torch.device
     autocast_dtype: torch.dtype | None  # None = full float32
-    rank: int = 0
-    world_size: int = 1
 
     @property
     def dtype_name(self) -> str:
@@ -38,10 +38,6 @@ class Runtime:
     def generator(self, seed: int) -> torch.Generator:
         """A generator on this device (sampling must draw where the probabilities live)."""
         return torch.Generator(device=self.device).manual_seed(seed)
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
 
 
 def make_runtime(device: str = "auto") -> Runtime:

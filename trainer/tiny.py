@@ -3,7 +3,7 @@ character-level tokenizer built with `tokenizers`, wrapped as a `PreTrainedToken
 
 Both save and load with `save_pretrained` / `from_pretrained`, like any Hugging Face model. The
 `tiny-base` weights shipped in `trainer/assets/tiny-base` were made by `curriculum build-base`
-(see `curriculum.base_model`): a short pre-training on the built-in tasks.
+(see `curriculum.run.base_model`): a short pre-training on the built-in tasks.
 """
 
 from __future__ import annotations

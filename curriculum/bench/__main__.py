@@ -1,0 +1,3 @@
+from curriculum.bench import main
+
+main()

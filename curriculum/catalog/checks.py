@@ -1,0 +1,157 @@
+"""Checks beyond the schema: what one section's spec cannot see alone.
+
+They run on the raw YAML data, part by part, so a problem is reported even when the schema fails
+elsewhere in the file (every error at once). Each rule lives in one place: the task-level rules in
+`tasks` (`tasks.sources.check`, `tasks.sources.split_problem`, `tasks.spec.reward_problem`), the
+prerequisite graph in `curriculum.signals.ordering.prerequisite_problems`; the rules that join sections
+(an order naming the tasks, HICRA needing planning markers, batches that train nothing) are here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from curriculum.catalog.yamlio import PathT
+from curriculum.signals.ordering import prerequisite_problems
+from tasks.sources import SourceError, check_source, import_function, split_problem
+from tasks.spec import SourceSpec, TaskSpec, reward_problem
+
+PARTS = {"sft": "train", "rl": "train", "eval": "test"}  # part -> its default split
+
+
+def semantic_problems(data: dict, base_dir: Path) -> list[tuple[PathT, str]]:
+    """(path, message) for every problem the schema cannot see."""
+    problems: list[tuple[PathT, str]] = []
+    tasks = data.get("tasks")
+    if isinstance(tasks, list):
+        problems += [(("tasks", *p), m) for p, m in _task_problems(tasks, base_dir)]
+    schedule = data.get("schedule")
+    if isinstance(schedule, dict) and schedule.get("sft_batch") == 0 and schedule.get("rl_batch") == 0:
+        problems.append((("schedule",), "sft_batch and rl_batch are both 0: no step would train anything"))
+    training = data.get("training")
+    grpo = training.get("grpo") if isinstance(training, dict) else None
+    if isinstance(grpo, dict) and grpo.get("hicra_alpha") is not None and isinstance(tasks, list):
+        if not any(isinstance(t, dict) and t.get("planning") for t in tasks):
+            problems.append(
+                (("training", "grpo", "hicra_alpha"), "HICRA needs planning markers: give a task `planning`")
+            )
+    if isinstance(schedule, dict) and isinstance(schedule.get("order"), dict) and isinstance(tasks, list):
+        problems += _order_problems(schedule["order"], tasks, data.get("training"))
+    model = data.get("model")
+    if isinstance(model, dict) and model.get("kind") == "hf" and isinstance(model.get("name"), str):
+        name = model["name"]
+        if name.startswith((".", "/", "~")) and not (base_dir / Path(name).expanduser()).exists():
+            problems.append((("model", "name"), f"model folder not found: {base_dir / Path(name).expanduser()}"))
+    return problems
+
+
+def _order_problems(order: dict, tasks: list, training: Any) -> list[tuple[PathT, str]]:
+    """A fixed order names every task once, prerequisites first; stage_steps has one entry per task and
+    adds up to training.steps."""
+    problems: list[tuple[PathT, str]] = []
+    ids = [t.get("id") for t in tasks if isinstance(t, dict)]
+    requires = {t.get("id"): t.get("requires") or [] for t in tasks if isinstance(t, dict)}
+    fixed = order.get("tasks")
+    if order.get("kind") == "fixed" and isinstance(fixed, list):
+        where: PathT = ("schedule", "order", "tasks")
+        unknown = [t for t in fixed if t not in ids]
+        missing = [t for t in ids if t not in fixed]
+        repeated = sorted({t for t in fixed if fixed.count(t) > 1}, key=str)
+        if unknown:
+            problems.append((where, f"unknown task(s) {', '.join(map(str, unknown))}; tasks are {', '.join(ids)}"))
+        if missing:
+            problems.append((where, f"every task needs a stage; missing {', '.join(map(str, missing))}"))
+        if repeated:
+            problems.append((where, f"task(s) {', '.join(map(str, repeated))} listed more than once"))
+        if not (unknown or missing or repeated):
+            for k, task in enumerate(fixed):
+                for need in requires.get(task, []):
+                    if need in fixed and fixed.index(need) > k:
+                        problems.append((where, f"task {task} requires {need}, which comes after it"))
+    lengths = order.get("stage_steps")
+    if isinstance(lengths, list):
+        where = ("schedule", "order", "stage_steps")
+        if len(lengths) != len(ids):
+            problems.append((where, f"{len(lengths)} stage lengths for {len(ids)} tasks (one stage per task)"))
+        steps = training.get("steps", 200) if isinstance(training, dict) else 200
+        if all(isinstance(n, int) for n in lengths) and isinstance(steps, int) and sum(lengths) != steps:
+            problems.append((where, f"stage lengths add up to {sum(lengths)}, training.steps is {steps}"))
+    return problems
+
+
+def _task_problems(tasks: list, base_dir: Path) -> list[tuple[PathT, str]]:
+    """Per task: duplicate ids, its sources (files, splits, built-in names), its reward; then prerequisites."""
+    problems: list[tuple[PathT, str]] = []
+    ids: dict[str, int] = {}
+    sources = TypeAdapter(SourceSpec)
+    for i, task in enumerate(tasks):
+        if not isinstance(task, dict):
+            continue
+        tid = task.get("id")
+        if isinstance(tid, str):
+            if tid in ids:
+                problems.append(((i, "id"), f"duplicate task id {tid!r} (first at tasks[{ids[tid]}])"))
+            else:
+                ids[tid] = i
+        # Each source is validated on its own, so a bad sibling does not hide a missing file.
+        specs: dict[str, Any] = {}
+        for part in ("source", *PARTS):
+            raw = task.get("source") if part == "source" else _section(task, part).get("source")
+            if raw is None:
+                continue
+            where = (i, "source") if part == "source" else (i, part, "source")
+            try:
+                specs[part] = sources.validate_python(raw)
+            except ValidationError:
+                continue  # the schema errors already name it
+            problems += [((*where, *p), m) for p, m in check_source(specs[part], base_dir)]
+        for part, default in PARTS.items():
+            spec = specs.get(part, specs.get("source"))
+            split = _section(task, part).get("split", default)
+            problem = split_problem(spec, split, base_dir) if spec is not None and isinstance(split, str) else None
+            if problem:
+                problems.append(((i, part, "split"), problem))
+        problems += [((i, *p), m) for p, m in _reward_problems(task, base_dir)]
+    requires = {t["id"]: t["requires"] for i, t in enumerate(tasks) if _first_with_requires(t, i, ids)}
+    named = {t: [r for r in reqs if isinstance(r, str)] for t, reqs in requires.items()}  # the schema names the rest
+    _, found = prerequisite_problems(list(ids), named)
+    for p in found:
+        if p.index is None:
+            problems.append(((ids[p.task], "requires"), p.message))
+        else:  # the index among the string entries: map it back to the list position
+            positions = [j for j, r in enumerate(requires[p.task]) if isinstance(r, str)]
+            problems.append(((ids[p.task], "requires", positions[p.index]), p.message))
+    return problems
+
+
+def _reward_problems(task: dict, base_dir: Path) -> list[tuple[PathT, str]]:
+    """The reward's rules (tasks.spec.reward_problem) on a task that validates, and a `python` reward's import."""
+    problems: list[tuple[PathT, str]] = []
+    reward = task.get("reward")
+    if isinstance(reward, dict) and reward.get("kind") == "python" and isinstance(reward.get("function"), str):
+        try:
+            import_function(reward["function"], base_dir)
+        except SourceError as exc:
+            problems.append((("reward", "function"), str(exc)))
+    try:
+        spec = TaskSpec.model_validate(task)
+    except ValidationError:
+        return problems  # the schema errors name what is wrong first
+    found = reward_problem(spec)
+    return problems + ([found] if found else [])
+
+
+def _first_with_requires(task: Any, index: int, ids: dict[str, int]) -> bool:
+    """A task with a `requires` list, the first with its id (a duplicate id is reported on its own)."""
+    if not isinstance(task, dict) or not isinstance(task.get("requires"), list):
+        return False
+    tid = task.get("id")
+    return isinstance(tid, str) and ids.get(tid) == index
+
+
+def _section(task: dict, name: str) -> dict:
+    value = task.get(name)
+    return value if isinstance(value, dict) else {}

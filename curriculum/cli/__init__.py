@@ -1,0 +1,55 @@
+"""The `curriculum` command: validate, plan, train, report, ls, build-base. One small module per command
+(`HELP`, `add_arguments(parser)`, `run(args) -> exit code`); this module parses and dispatches.
+
+Expected failures (a bad catalog, missing data, an unavailable device: any `curriculum.errors.UserError`)
+are caught here, in one place: one clear message, exit 2. Only a bug shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from curriculum.cli.output import fail
+from curriculum.errors import UserError
+
+COMMANDS = ("validate", "plan", "train", "report", "ls", "build_base")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="curriculum",
+        description="Curriculum and data-scheduling engine for LLM post-training: SFT and RL on one measured schedule.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"curriculum.cli.{name}")
+        command = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.__doc__)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # our own progress bar is the only one
+    parser = build_parser()
+    # `key=value` overrides may come before or after options: argparse leaves late ones unparsed.
+    args, extra = parser.parse_known_args(argv)
+    if extra and (not hasattr(args, "overrides") or any(a.startswith("-") or "=" not in a for a in extra)):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        args.overrides = [*args.overrides, *extra]
+    try:
+        return args.run(args) or 0
+    except UserError as error:
+        return fail(error)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

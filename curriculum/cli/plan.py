@@ -1,0 +1,31 @@
+"""Show the schedule before training: stages, mu over steps, per-task SFT/RL mix and totals (SFT
+examples, RL prompts, rollouts). Loads the task data (not the model). Adaptive schedules are shown
+as they would run with no measurements yet."""
+
+from __future__ import annotations
+
+import argparse
+
+from curriculum.cli.common import base_dir, load
+from curriculum.cli.output import console
+
+HELP = "show the schedule a catalog will run"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("catalog", help="catalog YAML file")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="overrides, e.g. schedule.kind=sequential")
+    parser.add_argument("--steps", type=int, help="optimizer steps (same as training.steps=N)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from curriculum.report.plan import plan_summary
+    from curriculum.run.setup import load_tasks, plan_decisions
+    from curriculum.views.plan import render_plan
+
+    catalog = load(args.catalog, args.overrides, args.steps)
+    with console.status("loading task data"):
+        tasks = load_tasks(catalog, base_dir(args.catalog))
+    decisions, adaptive = plan_decisions(catalog, tasks)
+    render_plan(plan_summary(catalog, tasks, decisions, adaptive), console)
+    return 0

@@ -1,0 +1,39 @@
+"""Show what a run measured: the accuracy matrix R with ACC, BWT, FWT (both normalizations), forgetting
+and intransigence; entropy and diversity per task and per task kind; KL to the base model; update
+sparsity of the final model in float32 and bfloat16 (and, for runs from one base, the overlap of their
+changed parameters); the phase of each task's score curve; the bwt_order probe (order.json) against
+what the run realized. `--json` prints the same data as JSON. The data comes from `curriculum.report`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from curriculum.cli.output import console
+from curriculum.errors import UserError
+
+HELP = "show what a run measured: transfer, forgetting, entropy, KL, sparsity, phases"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from curriculum.report import WINDOW
+
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run folder(s); several: also their changed-set overlap")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--no-sparsity", action="store_true", help="skip the weights (no model is loaded)")
+    parser.add_argument("--window", type=int, default=WINDOW, help=f"evals in the entropy trend (default {WINDOW})")
+
+
+def run(args: argparse.Namespace) -> int:
+    from curriculum.report import build_report
+    from curriculum.views.report import render_report
+
+    if args.window < 2:
+        raise UserError(f"--window must be at least 2 (a slope needs two evals), got {args.window}")
+    report = build_report(args.runs, sparsity=not args.no_sparsity, window=args.window)
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        render_report(report, console)
+    return 0

@@ -1,0 +1,60 @@
+"""Train on a catalog: a live progress bar (loss, reward, mu); the run folder gets the resolved
+catalog, the planned and executed decisions, step metrics, eval records and checkpoints.
+
+`--resume RUN` continues a stopped or killed run from its latest checkpoint, exactly as if it had not
+stopped. It uses the catalog saved in the run; `training.steps=N` (or `--steps`) may extend the run and
+the checkpoint cadence may change, nothing else: a resume whose catalog changed (a task added, removed
+or reweighted, a schedule or data change) is refused with the list of changes, never half-applied.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from curriculum.cli.common import base_dir, load
+from curriculum.cli.output import console
+from curriculum.errors import UserError
+
+HELP = "train on a catalog (writes a run folder), or --resume a run"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("catalog", nargs="?", help="catalog YAML file (with --resume: optional, must match the run)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="overrides, e.g. schedule.kind=sequential")
+    parser.add_argument("--out", help="run folder (default: runs/<name>-<time>)")
+    parser.add_argument("--steps", type=int, help="optimizer steps (same as training.steps=N)")
+    parser.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its latest checkpoint")
+    parser.add_argument("--no-progress", action="store_true", help="no live progress bar (logs, CI)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from curriculum.report import load_run
+    from curriculum.report.load import task_kinds
+    from curriculum.report.summary import eval_summary
+    from curriculum.run.loop import default_out, train
+    from curriculum.run.resume import catalog_for_resume
+    from curriculum.views.train import LiveDisplay, render_summary
+
+    display = LiveDisplay(console, bar=not args.no_progress)
+    overrides = list(args.overrides) + ([f"training.steps={args.steps}"] if args.steps is not None else [])
+    catalog_path = args.catalog
+    if args.resume:
+        if catalog_path and "=" in catalog_path and not Path(catalog_path).exists():
+            overrides, catalog_path = [catalog_path, *overrides], None  # `--resume RUN key=value`
+        root = Path(args.resume)
+        catalog, resolved, base = catalog_for_resume(root, catalog_path, overrides)
+        run = train(catalog, resolved, base, root, display, resume=True)
+    else:
+        if not catalog_path:
+            raise UserError("give a catalog file (curriculum train CATALOG) or --resume RUN")
+        catalog = load(catalog_path, overrides)
+        out = Path(args.out) if args.out else default_out(catalog)
+        run = train(catalog, catalog.model_dump(mode="json"), base_dir(catalog_path), out, display)
+    if run.read_info().get("status") == "finished":
+        done = load_run(run.root)
+        summary = eval_summary(done["evals"], task_kinds(done["catalog"], done["evals"]))
+        if summary is not None:
+            render_summary(summary, console)
+    console.print(f"run folder: [bold]{run.root}[/]")
+    return 0

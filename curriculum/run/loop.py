@@ -1,0 +1,165 @@
+"""The run: catalog -> tasks, scheduler, stream, model -> the loop -> the run folder.
+
+`train()` is what `curriculum train` runs. After the setup, one loop reads in order, every step:
+
+    decide      the scheduler's decision, from the measurements so far
+    batch       the stream turns it into tokenized rows (`curriculum.run.stream`)
+    step        `trainer.step.train_step`: rollouts, rewards, the mixed loss, an optimizer step
+    record      the writer keeps the decision and the step record (`curriculum.run.writer`)
+    measure     the record is folded into the measurements the scheduler reads next
+    evaluate    every task, at step 0, every `evaluation.every` steps, at every stage end, at the end
+    checkpoint  every `training.checkpoint_every` steps, at the end, at `stop_at`
+
+A `bwt_order` schedule first runs its transfer probe (`curriculum.run.probe`) to pick the task order.
+"""
+
+from __future__ import annotations
+
+import copy
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+import curriculum
+from curriculum.catalog import Catalog
+from curriculum.records import Decision
+from curriculum.run.display import Display, Silent
+from curriculum.run.probe import probe_transfer
+from curriculum.run.resume import check_data
+from curriculum.run.rundir import RunDir, write_table
+from curriculum.run.setup import RunError, check_lengths, data_fingerprint, load_tasks, make_scheduler, plan_decisions
+from curriculum.run.stream import Stream, eval_sets
+from curriculum.run.writer import RunWriter
+from curriculum.signals.measurements import Measurements
+from curriculum.signals.stages import stage_ends
+from schedulers.staged import Staged
+from trainer.checkpoint import checkpoint_dirs
+from trainer.evaluate import run_eval
+from trainer.model import load_model
+from trainer.runtime import Runtime, make_runtime
+from trainer.step import make_optimizer, train_step
+
+
+def train(
+    catalog: Catalog,
+    resolved: dict,
+    base_dir: Path,
+    out: Path,
+    display: Display | None = None,
+    resume: bool = False,
+    stop_at: int | None = None,
+) -> RunDir:
+    """Run a catalog to the end (or to `stop_at`, with a checkpoint); returns the run directory.
+
+    `resolved` is the catalog as saved in the run (`catalog.model_dump(mode="json")`); relative paths
+    are taken from `base_dir`. `resume=True` continues the run in `out` from its latest checkpoint:
+    weights, optimizer, step, scheduler state, stream position, measurements, RNG states and every
+    record so far come from the checkpoint, so the rest of the run is what an uninterrupted run would
+    have done (`curriculum.run.resume.catalog_for_resume` checks the catalog first)."""
+    started, display = time.time(), display or Silent()
+    runtime = make_runtime(catalog.training.device)
+    run = RunDir(out)
+    if not resume and run.root.exists() and any(run.root.iterdir()):
+        raise RunError(f"run folder {run.root} is not empty; choose another --out, or --resume it")
+    if resume and not checkpoint_dirs(run.checkpoints):
+        raise RunError(f"{run.root} has no checkpoint to resume from (stopped before its first one: start again)")
+    with display.status("loading tasks and model"):
+        tasks = load_tasks(catalog, base_dir)
+        planned, _ = plan_decisions(catalog, tasks)
+        scheduler = make_scheduler(catalog, tasks)
+        model, fmt = load_model(catalog.model, catalog.seed, base_dir)
+    check_lengths(model, fmt, tasks, catalog)
+    model.to(runtime.device)
+    t, e, seed = catalog.training, catalog.evaluation, catalog.seed
+    needs_reference = t.grpo.kl_coef > 0 or e.kl_samples > 0  # the KL penalty, KL to the base in evals
+    reference = copy.deepcopy(model).eval().requires_grad_(False) if needs_reference else None
+    stream, sets = Stream(tasks, fmt, seed), eval_sets(tasks, fmt)
+    writer = RunWriter(run, [task.id for task in tasks], fmt.tokenizer, t.keep_checkpoints)
+    state = {"model": model, "optimizer": make_optimizer(model, t), "step": 0}
+    fingerprint = data_fingerprint(tasks)
+    if resume:
+        info = run.read_info()
+        check_data(info, fingerprint)
+        measurements = writer.restore(state, scheduler, stream)
+        if measurements is None:
+            raise RunError(f"{run.root}: its checkpoint was written by another version of the engine; start again")
+        run.write_catalog(resolved)  # the same catalog, or one with more steps
+        display.line(f"resuming {run.root} at step {state['step']} of {t.steps}")
+    else:
+        measurements = Measurements()
+        info = _start(run, resolved, planned, writer.tasks, runtime, base_dir, fingerprint)
+    info["status"] = "running"
+    run.write_info(info)
+    if isinstance(scheduler, Staged) and scheduler.needs_probe():  # bwt_order: measure transfer, pick the order
+        probe = probe_transfer(model, fmt, tasks, catalog, runtime, display)
+        scheduler.set_order(probe["order"], probe["method"], probe)
+        display.probe(probe)
+        run.write_json("order.json", probe)
+        info["probe_compute_steps"] = probe["probe_compute_steps"]
+        run.write_info(info)
+
+    eval_at = set(stage_ends((d.step, d.stage) for d in planned))  # the accuracy matrix's rows
+    eval_tokens = e.max_new_tokens or t.rollout.max_new_tokens
+
+    def evaluate(done: int) -> None:
+        record = run_eval(
+            model, fmt, sets, e, max_new_tokens=eval_tokens, runtime=runtime, seed=seed, step=done, reference=reference
+        )
+        writer.eval(record)
+        measurements.add_eval(record)
+        display.eval(record)
+
+    until = t.steps if stop_at is None else min(stop_at, t.steps)
+    with display.progress(t.steps, state["step"]):
+        if state["step"] == 0:
+            evaluate(0)
+        while state["step"] < until:
+            decision = scheduler.decide(state["step"], measurements)  # decide
+            batch = stream.batch(decision)  # batch
+            record = train_step(state, batch, fmt, t, runtime, seed, reference)  # step
+            writer.decision(decision)  # record
+            writer.step(record)
+            display.step(record)
+            measurements.add_step(record)  # measure
+            done = state["step"]
+            if done == t.steps or (e.every and done % e.every == 0) or done in eval_at:
+                evaluate(done)  # evaluate
+            if done in (t.steps, until) or (t.checkpoint_every and done % t.checkpoint_every == 0):
+                writer.checkpoint(state, scheduler, stream, measurements)  # checkpoint
+    info.update(status="finished" if state["step"] == t.steps else "stopped", steps=state["step"])
+    info["seconds"] = round(info.get("seconds", 0.0) + time.time() - started, 1)
+    run.write_info(info)
+    return run
+
+
+def _start(
+    run: RunDir,
+    resolved: dict,
+    planned: list[Decision],
+    tasks: list[str],
+    runtime: Runtime,
+    base_dir: Path,
+    fingerprint: dict[str, str],
+) -> dict:
+    """A new run folder: the resolved catalog, the plan, and run.json's facts (returned)."""
+    run.root.mkdir(parents=True, exist_ok=True)
+    run.write_catalog(resolved)
+    write_table(run.table("plan"), [d.row(tasks) for d in planned])
+    return {
+        "engine": curriculum.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(runtime.device),
+        "dtype": runtime.dtype_name,
+        "threads": torch.get_num_threads(),
+        "started": datetime.now(timezone.utc).isoformat(),
+        "base_dir": str(base_dir),
+        "data": fingerprint,
+    }
+
+
+def default_out(catalog: Catalog) -> Path:
+    return Path("runs") / f"{catalog.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"

@@ -1,0 +1,88 @@
+"""The pieces of a run, built from a catalog: tasks, what schedulers know of them, the plan, length checks.
+
+`curriculum plan` and `curriculum train` build these the same way, so a plan is what the run will do
+(for an adaptive schedule: what it would do with no measurements).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from curriculum.catalog import Catalog
+from curriculum.errors import UserError
+from curriculum.records import Decision
+from curriculum.signals.measurements import Measurements
+from schedulers.base import Scheduler, TaskInfo
+from schedulers.build import build_scheduler
+from tasks.build import DataTask, TaskBuildError, build_task
+from trainer.model import Formatter
+
+
+class RunError(UserError):
+    """The run cannot start or go on; the message is for the user."""
+
+
+def load_tasks(catalog: Catalog, base_dir: Path) -> list[DataTask]:
+    """Build every task; a data problem becomes a RunError naming the YAML path."""
+    tasks = []
+    for i, spec in enumerate(catalog.tasks):
+        try:
+            tasks.append(build_task(spec, catalog.seed, base_dir))
+        except TaskBuildError as exc:
+            where = ".".join(str(p) for p in exc.path)
+            raise RunError(f"tasks[{i}]{'.' + where if where else ''} ({spec.id}): {exc}") from None
+    return tasks
+
+
+def task_infos(tasks: list[DataTask]) -> list[TaskInfo]:
+    return [TaskInfo(t.id, t.kind, t.weight, bool(t.sft), bool(t.rl), tuple(t.requires)) for t in tasks]
+
+
+def make_scheduler(catalog: Catalog, tasks: list[DataTask]) -> Scheduler:
+    return build_scheduler(catalog.schedule, task_infos(tasks), catalog.training.steps)
+
+
+def plan_decisions(catalog: Catalog, tasks: list[DataTask]) -> tuple[list[Decision], bool]:
+    """The schedule before training: a fresh scheduler asked for every step with no measurements; and
+    whether the scheduler is adaptive (then the run's decisions follow its measurements instead)."""
+    scheduler = make_scheduler(catalog, tasks)
+    decisions = [scheduler.decide(step, Measurements(step=step)) for step in range(catalog.training.steps)]
+    return decisions, scheduler.adaptive
+
+
+def check_lengths(model: torch.nn.Module, fmt: Formatter, tasks: list[DataTask], catalog: Catalog) -> None:
+    """Refuse before training if a prompt plus its longest completion cannot fit the model's context."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if not limit:
+        return
+    rollout_tokens = catalog.training.rollout.max_new_tokens
+    eval_tokens = catalog.evaluation.max_new_tokens or rollout_tokens
+    for task in tasks:
+        longest_prompt = max(len(fmt.prompt_ids(r.prompt)) for r in [*task.rl, *task.eval, *task.sft])
+        budget = longest_prompt + max(rollout_tokens, eval_tokens)
+        # SFT rows, and RL rows' demonstrations (a gating schedule trains them when all rollouts fail)
+        demos = [r for r in [*task.sft, *task.rl] if r.completion is not None]
+        longest_sft = max((longest_prompt + len(fmt.completion_ids(r.completion)) for r in demos), default=0)
+        if max(budget, longest_sft) > limit:
+            raise RunError(
+                f"task {task.id}: prompt ({longest_prompt} tokens) + completion can reach "
+                f"{max(budget, longest_sft)} tokens, over the model's context of {limit}; "
+                "shorten max_new_tokens or the data"
+            )
+
+
+def data_fingerprint(tasks: list[DataTask]) -> dict[str, str]:
+    """A hash of every task's rows (SFT, RL, eval): a resume refuses data that changed under it."""
+    out = {}
+    for t in tasks:
+        h = hashlib.sha256()
+        for part in (t.sft, t.rl, t.eval):
+            for r in part:
+                h.update(json.dumps([r.prompt, r.completion, r.answer]).encode())
+            h.update(b"|")
+        out[t.id] = h.hexdigest()[:16]
+    return out

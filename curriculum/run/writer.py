@@ -1,0 +1,65 @@
+"""The run writer: the run's records as table rows in memory, its tables and checkpoints on disk.
+
+Every checkpoint holds, beside the weights and the optimizer (`trainer.checkpoint`), the scheduler's state,
+the stream position, the measurements the schedulers read and every record so far: the checkpoint alone
+is enough to resume, whatever happened to the tables after it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from curriculum.records import Decision, EvalRecord, StepRecord
+from curriculum.run.rundir import RunDir, write_table
+from curriculum.signals.measurements import Measurements
+from schedulers.base import Scheduler
+from trainer.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
+
+CHECKPOINT_FORMAT = 2  # what a checkpoint's `extra` holds; a resume refuses any other
+
+
+class RunWriter:
+    def __init__(self, run: RunDir, tasks: list[str], tokenizer: Any, keep_checkpoints: int):
+        self.run, self.tasks, self.tokenizer, self.keep = run, tasks, tokenizer, keep_checkpoints
+        self.decisions: list[dict] = []
+        self.steps: list[dict] = []
+        self.evals: list[dict] = []
+
+    def decision(self, d: Decision) -> None:
+        self.decisions.append(d.row(self.tasks))
+
+    def step(self, record: StepRecord) -> None:
+        self.steps.append(record.row())
+
+    def eval(self, record: EvalRecord) -> None:
+        self.evals.append(record.row())
+
+    def checkpoint(self, state: dict, scheduler: Scheduler, stream: Any, measurements: Measurements) -> None:
+        """Save the training state with everything else a resume needs, then rewrite the tables."""
+        extra = {
+            "format": CHECKPOINT_FORMAT,
+            "scheduler": scheduler.state_dict(),
+            "stream": stream.state_dict(),
+            "measurements": measurements.state_dict(),
+            "records": {"decisions": self.decisions, "steps": self.steps, "evals": self.evals},
+        }
+        save_checkpoint(self.run.checkpoints, state, self.tokenizer, extra, self.keep)
+        self.flush()
+
+    def restore(self, state: dict, scheduler: Scheduler, stream: Any) -> Measurements | None:
+        """Load the latest checkpoint into `state`, the scheduler, the stream and the records; the
+        measurements as they were. None when the checkpoint was written in another format."""
+        extra = load_checkpoint(checkpoint_dirs(self.run.checkpoints)[-1], state)
+        if extra.get("format") != CHECKPOINT_FORMAT:
+            return None
+        scheduler.load_state_dict(extra["scheduler"])
+        stream.load_state_dict(extra["stream"])
+        records = extra["records"]
+        self.decisions, self.steps, self.evals = records["decisions"], records["steps"], records["evals"]
+        self.flush()  # the tables may have run ahead of the checkpoint (a kill after it): back to it
+        return Measurements.from_state(extra["measurements"])
+
+    def flush(self) -> None:
+        write_table(self.run.table("decisions"), self.decisions)
+        write_table(self.run.table("steps"), self.steps)
+        write_table(self.run.table("evals"), self.evals)

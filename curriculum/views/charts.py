@@ -1,0 +1,25 @@
+"""Text charts for the terminal."""
+
+from __future__ import annotations
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def mu_chart(values: list[float], width: int = 64, height: int = 5) -> list[str]:
+    """A block chart of mu in [0, 1]: `height` text rows, `width` columns (each the mean of its steps)."""
+    if not values:
+        return []
+    width = min(width, len(values))
+    cols = []
+    for c in range(width):
+        lo = c * len(values) // width
+        hi = max((c + 1) * len(values) // width, lo + 1)
+        cols.append(sum(values[lo:hi]) / (hi - lo))
+    rows = []
+    for r in range(height - 1, -1, -1):  # top row first
+        cells = "".join(BLOCKS[max(0, min(8, round((v * height - r) * 8)))] for v in cols)
+        rows.append(("1.0 │" if r == height - 1 else "    │") + cells)
+    last = str(len(values) - 1)
+    rows.append("0.0 └" + "─" * width)
+    rows.append("     0" + last.rjust(width - 1))
+    return rows

@@ -1,0 +1,63 @@
+"""`curriculum plan`: the plan's data against numbers worked by hand on the tiny catalog, and the view."""
+
+import pytest
+from helpers import TINY
+
+from curriculum.catalog import load_catalog
+from curriculum.cli import main
+from curriculum.report.plan import plan_summary
+from curriculum.run.setup import load_tasks, plan_decisions
+
+
+def _plan(*overrides: str) -> dict:
+    catalog = load_catalog(TINY, list(overrides))
+    tasks = load_tasks(catalog, TINY.parent)
+    decisions, adaptive = plan_decisions(catalog, tasks)
+    return plan_summary(catalog, tasks, decisions, adaptive)
+
+
+def test_plan_of_the_tiny_catalog_by_hand():
+    plan = _plan()
+    # chord W = 1, D = 3, peak 0.8, valley 0.1 over 6 steps: mu = 0, 0.8, 0.625, 0.275, 0.1, 0.1
+    #   (0.1 + 0.7 * (1 + cos(pi/3)) / 2 = 0.625; 0.1 + 0.7 * (1 + cos(2pi/3)) / 2 = 0.275)
+    assert plan["mu"] == pytest.approx([0.0, 0.8, 0.625, 0.275, 0.1, 0.1])
+    assert (plan["adaptive"], plan["order"], plan["group_size"], plan["steps"]) == (False, None, 2, 6)
+    warmup, decay, valley = plan["stages"]
+    # mu 0 carries no demonstrations: the warmup step is RL only, 3 prompts x G = 2 rollouts
+    assert (warmup["name"], warmup["first"], warmup["last"], warmup["sft_per_step"], warmup["rl_per_step"]) == (
+        "warmup", 0, 0, 0, 3,
+    )  # fmt: skip
+    assert warmup["rollouts_per_step"] == 6 and warmup["sft_weighting"] == []
+    assert (decay["first"], decay["last"], decay["mu"]) == (1, 3, pytest.approx((0.8, 0.275)))
+    assert (decay["sft_per_step"], decay["sft_weighting"], valley["mu"]) == (3, ["none"], (0.1, 0.1))
+    # weights sort 1 : word 0.5 split each step's 3 rows 2 : 1. SFT on steps 1-5: sort 10, word 5;
+    # RL on all 6 steps: sort 12, word 6 prompts, x 2 rollouts = 24, 12. Pools: 8 demonstrations each.
+    sort, word = plan["tasks"]
+    assert (sort["sft_rows"], sort["rl_prompts"], sort["rollouts"], sort["epochs"]) == (10, 12, 24, 1.25)
+    assert (word["sft_rows"], word["rl_prompts"], word["rollouts"], word["epochs"]) == (5, 6, 12, 0.625)
+    assert (sort["sft_pool"], sort["rl_pool"], sort["eval"], word["weight"]) == (8, 64, 6, 0.5)
+    assert plan["totals"] == {"sft_rows": 15, "rl_prompts": 18, "rollouts": 36}
+    assert plan["repeated"] == []
+
+
+def test_plan_says_when_it_is_nominal_and_what_the_probe_costs():
+    adaptive = _plan("schedule.kind=reward_adaptive")
+    assert adaptive["adaptive"] is True
+    staged = _plan('schedule.order={"kind": "bwt_order", "probe_steps": 4}')
+    assert (staged["order"], staged["probe_steps"], staged["probe_compute_steps"]) == ("bwt_order", 4, 8)
+    # one task per stage: 6 steps over 2 tasks, structured first (the fallback order)
+    assert [(s["name"], s["first"], s["last"]) for s in staged["stages"]] == [("sort", 0, 2), ("word", 3, 5)]
+    many = _plan("training.steps=40")  # sort: 5 x 8 = 40 steps x 2 rows... more than 3 epochs of 8
+    assert [task for task, _ in many["repeated"]] == ["sort", "word"]
+
+
+def test_plan_command_renders_the_plan(capsys):
+    assert main(["plan", str(TINY), "schedule.kind=reward_adaptive"]) == 0
+    out = capsys.readouterr().out
+    assert "plan tiny: schedule reward_adaptive, 6 steps, seed 3, G = 2 rollouts per prompt" in out
+    assert "decides from what the run measures" in out
+    assert "mu over steps" in out and "total" in out
+    assert main(["plan", str(TINY)]) == 0
+    out = capsys.readouterr().out
+    assert "decides from what the run measures" not in out
+    assert "0.800 → 0.275" in out  # the decay stage's mu

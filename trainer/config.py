@@ -1,0 +1,118 @@
+"""The trainer's specs: the model to start from, optimizer and rollouts (`training`), held-out evaluation
+(`evaluation`). The trainer takes these typed specs as they are; the catalog composes them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import Field
+
+from curriculum.spec import NonNegInt, PosInt, Spec
+
+# --------------------------------------------------------------------------------------------------
+# model
+
+
+class BuiltinModel(Spec):
+    """The built-in tiny Llama-architecture model with a character-level tokenizer (CPU, no download)."""
+
+    kind: Literal["builtin"]
+    name: Literal["tiny-base", "tiny-random"] = Field(
+        "tiny-base",
+        description="`tiny-base`: pre-trained by this project on base-style data of the built-in tasks; "
+        "`tiny-random`: the same architecture, random weights.",
+    )
+
+
+class HFModel(Spec):
+    """Any Hugging Face causal LM, by hub id or local path (AutoModelForCausalLM + AutoTokenizer)."""
+
+    kind: Literal["hf"]
+    name: str = Field(description="Hub id (e.g. `Qwen/Qwen2.5-0.5B-Instruct`) or a local folder.")
+    revision: str | None = Field(None, description="Git revision on the hub.")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Weight dtype: `auto` is float32 for training (bf16 autocast on CUDA)."
+    )
+    system_prompt: str | None = Field(None, description="System message for chat templates.")
+    trust_remote_code: bool = Field(False, description="Allow model code from the hub (trusted code).")
+
+
+ModelSpec = Annotated[Union[BuiltinModel, HFModel], Field(discriminator="kind")]
+
+
+# --------------------------------------------------------------------------------------------------
+# training and evaluation
+
+
+class RolloutSpec(Spec):
+    """Sampling of RL rollouts."""
+
+    group_size: Annotated[int, Field(ge=2)] = Field(4, description="G: completions sampled per RL prompt.")
+    max_new_tokens: PosInt = Field(40, description="Longest completion, in tokens.")
+    temperature: Annotated[float, Field(gt=0.0)] = Field(
+        1.0, description="Sampling temperature (also used for RL log-probs)."
+    )
+
+
+class GRPOSpec(Spec):
+    """The GRPO clipped surrogate."""
+
+    clip_low: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(0.2, description="Ratio clipped below at 1 - clip_low.")
+    clip_high: Annotated[float, Field(ge=0.0)] = Field(
+        0.2, description="Ratio clipped above at 1 + clip_high (set above clip_low for an asymmetric clip)."
+    )
+    kl_coef: Annotated[float, Field(ge=0.0)] = Field(
+        0.0, description="Weight of the k3 KL to the starting model; 0 = off."
+    )
+    adv_eps: Annotated[float, Field(gt=0.0)] = Field(1e-6, description="eps in (r - mean) / (std + eps).")
+    hicra_alpha: Annotated[float, Field(ge=0.0)] | None = Field(
+        None,
+        description="HICRA: planning tokens (a task's `planning` markers) get advantage A + alpha * |A|; "
+        "null = off (0.2 is the paper's value).",
+    )
+
+
+class TrainingSpec(Spec):
+    """Optimizer, rollouts, checkpoints, device."""
+
+    steps: PosInt = Field(200, description="Optimizer steps.")
+    lr: Annotated[float, Field(gt=0.0)] = Field(1e-4, description="Peak learning rate (AdamW).")
+    weight_decay: Annotated[float, Field(ge=0.0)] = Field(0.0, description="AdamW weight decay.")
+    warmup_steps: NonNegInt = Field(0, description="Linear learning-rate warmup.")
+    lr_decay: Literal["constant", "cosine"] = Field("constant", description="Learning rate after warmup.")
+    grad_clip: Annotated[float, Field(gt=0.0)] | None = Field(1.0, description="Max global gradient norm; null = off.")
+    micro_batch: PosInt | None = Field(
+        None, description="Rows per forward/backward (gradient accumulation); null = whole part at once."
+    )
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec, description="RL sampling.")
+    grpo: GRPOSpec = Field(default_factory=GRPOSpec, description="RL loss.")
+    checkpoint_every: NonNegInt = Field(100, description="Steps between checkpoints; 0 = only at the end.")
+    keep_checkpoints: PosInt = Field(2, description="Most recent checkpoints kept on disk.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="`auto`: cuda > mps > cpu.")
+
+
+class EvaluationSpec(Spec):
+    """Held-out evaluation of every task."""
+
+    every: NonNegInt = Field(
+        50, description="Steps between evaluations (also at step 0 and at the end); 0 = start and end only."
+    )
+    max_new_tokens: PosInt | None = Field(
+        None, description="Longest eval completion; default: training.rollout.max_new_tokens."
+    )
+    temperature: Annotated[float, Field(gt=0.0)] = Field(
+        1.0, description="Temperature of the k samples (sampled score, entropy, unique answers)."
+    )
+    samples: PosInt = Field(4, description="k: sampled completions per eval prompt.")
+    kl_samples: NonNegInt = Field(
+        2,
+        description="Completions per eval prompt sampled from the base model for eval/<task>/kl_base, the "
+        "forward KL(base || policy) (full vocabulary per token); 0 = off (saves a frozen copy of the model).",
+    )
+    kl_estimator: Literal["full", "k3"] = Field(
+        "full",
+        description="`full`: eval/<task>/kl_base as above; `k3`: eval/<task>/kl_k3, the cheaper k3 estimate of "
+        "KL(policy || base) on the policy's own eval samples (no base sampling).",
+    )
+    batch_size: PosInt = Field(128, description="Sequences per generation call.")
