@@ -26,18 +26,19 @@ answers on any task (the last number for a numeric reward, the text after `=>` f
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Callable
 
 import torch
 
 from curriculum.records import EvalRecord, TaskEval
 from curriculum.seeding import derive_seed
-from trainer.batch import EvalSet
+from trainer.batch import EvalSet, RLPrompt
 from trainer.config import EvaluationSpec
 from trainer.drift import k3_sum, kl_to_base
 from trainer.model import Formatter
 from trainer.planning import marker_regex, planning_tensor, split_entropy_sums
-from trainer.rollout import completion_logprobs, generate
+from trainer.rollout import Rollouts, completion_logprobs, generate
 from trainer.runtime import Runtime
 
 
@@ -81,10 +82,8 @@ def evaluate(
         pad_id=fmt.pad_id,
         autocast=autocast,
     )
-    keys = ("score", "sampled", "unique", "length", "entropy", "tokens", "plan", "plan_n", "exec", "exec_n")
-    keys += ("distinct2", "distinct2_n", "k3")
     use_k3 = base is not None and kl_samples > 0 and kl_estimator == "k3"
-    sums = {s.task: dict.fromkeys(keys, 0.0) for s in eval_sets}
+    sums = {s.task: dict.fromkeys(SUMS, 0.0) for s in eval_sets}
     patterns = {s.task: marker_regex(s.planning) for s in eval_sets if s.planning is not None}
     extract = {s.task: s.extract for s in eval_sets}
     for chunk in _chunks(prompts, max(1, batch_size // samples)):
@@ -92,34 +91,15 @@ def evaluate(
         greedy = generate(model, ids, generator=None, greedy=True, **kwargs)
         repeated = [i for i in ids for _ in range(samples)]
         sampled = generate(model, repeated, generator=generator, with_entropy=True, **kwargs)
+        k3_terms = None
         if use_k3:  # both sides teacher-forced the same way, so equal models give exactly 0
             r = sampled
             args = (r.prompt_ids, r.prompt_mask, r.response_ids, r.response_mask, temperature)
             with autocast():
-                base_logprobs, policy_logprobs = completion_logprobs(base, *args), completion_logprobs(model, *args)
+                k3_terms = (completion_logprobs(model, *args), completion_logprobs(base, *args))
         for i, (task, prompt) in enumerate(chunk):
-            acc = sums[task]
-            acc["score"] += prompt.grade([fmt.decode(greedy.response_ids[i].tolist())])[0]
-            acc["length"] += float(greedy.lengths[i])
             rows = slice(i * samples, (i + 1) * samples)
-            responses, live = sampled.response_ids[rows], sampled.response_mask[rows].bool()
-            texts = [fmt.decode(r.tolist()) for r in responses]
-            acc["sampled"] += sum(prompt.grade([t])[0] for t in texts) / samples
-            acc["unique"] += len({extract[task](t) for t in texts}) / samples
-            acc["entropy"] += float(sampled.entropy[rows].sum())
-            acc["tokens"] += float(sampled.lengths[rows].sum())
-            d2 = distinct_2([r[m].tolist() for r, m in zip(responses, live)], fmt.stop_ids)
-            if d2 is not None:
-                acc["distinct2"] += d2
-                acc["distinct2_n"] += 1
-            if use_k3:
-                acc["k3"] += float(k3_sum(policy_logprobs[rows], base_logprobs[rows], live))
-            if task in patterns:
-                plan = planning_tensor(fmt, responses, patterns[task])
-                sums_of = split_entropy_sums(sampled.entropy[rows], live, plan)
-                for key, value in zip(("plan", "plan_n", "exec", "exec_n"), sums_of):
-                    acc[key] += value
-    counts = {s.task: len(s.prompts) for s in eval_sets}
+            _add_prompt(sums[task], fmt, prompt, greedy, i, sampled, rows, extract[task], patterns.get(task), k3_terms)
     kl_base = {}
     if base is not None and kl_samples > 0 and kl_estimator == "full":
         for s in eval_sets:
@@ -135,23 +115,70 @@ def evaluate(
                 batch_size=batch_size,
                 autocast=autocast,
             )
-    results = {}
-    for task, acc in sums.items():
-        n = counts[task]
-        results[task] = TaskEval(
-            score=acc["score"] / n,
-            sampled=acc["sampled"] / n,
-            entropy=acc["entropy"] / max(acc["tokens"], 1.0),
-            unique=acc["unique"] / n,
-            length=acc["length"] / n,
-            distinct2=acc["distinct2"] / acc["distinct2_n"] if acc["distinct2_n"] else None,
-            kl_k3=acc["k3"] / max(acc["tokens"], 1.0) if use_k3 else None,  # token mean, as k3_sum says
-            kl_base=kl_base.get(task),
-            planning=task in patterns,
-            entropy_plan=acc["plan"] / acc["plan_n"] if acc["plan_n"] else None,
-            entropy_exec=acc["exec"] / acc["exec_n"] if acc["exec_n"] else None,
-        )
-    return results
+    return {
+        s.task: _task_eval(sums[s.task], len(s.prompts), use_k3, kl_base.get(s.task), s.task in patterns)
+        for s in eval_sets
+    }
+
+
+# running sums per task: per prompt (score, sampled, unique, length, distinct2 with its count), per sampled
+# token (entropy, tokens, k3), per planning / execution token (plan, exec with their counts)
+SUMS = ("score", "sampled", "unique", "length", "entropy", "tokens", "plan", "plan_n", "exec", "exec_n")
+SUMS += ("distinct2", "distinct2_n", "k3")
+
+
+def _add_prompt(
+    acc: dict[str, float],
+    fmt: Formatter,
+    prompt: RLPrompt,
+    greedy: Rollouts,
+    i: int,
+    sampled: Rollouts,
+    rows: slice,
+    extract: Callable[[str], str],
+    pattern: re.Pattern | None,
+    k3_terms: tuple[torch.Tensor, torch.Tensor] | None,
+) -> None:
+    """Add one prompt to its task's sums: its greedy completion (row `i` of `greedy`) and its k samples
+    (`rows` of `sampled`); `k3_terms` = (policy, base) log-probs of the samples, when k3 is measured."""
+    acc["score"] += prompt.grade([fmt.decode(greedy.response_ids[i].tolist())])[0]
+    acc["length"] += float(greedy.lengths[i])
+    responses, live = sampled.response_ids[rows], sampled.response_mask[rows].bool()
+    texts = [fmt.decode(r.tolist()) for r in responses]
+    k = len(texts)
+    acc["sampled"] += sum(prompt.grade([t])[0] for t in texts) / k
+    acc["unique"] += len({extract(t) for t in texts}) / k
+    acc["entropy"] += float(sampled.entropy[rows].sum())
+    acc["tokens"] += float(sampled.lengths[rows].sum())
+    d2 = distinct_2([r[m].tolist() for r, m in zip(responses, live)], fmt.stop_ids)
+    if d2 is not None:
+        acc["distinct2"] += d2
+        acc["distinct2_n"] += 1
+    if k3_terms is not None:
+        policy_logprobs, base_logprobs = k3_terms
+        acc["k3"] += float(k3_sum(policy_logprobs[rows], base_logprobs[rows], live))
+    if pattern is not None:
+        plan = planning_tensor(fmt, responses, pattern)
+        sums_of = split_entropy_sums(sampled.entropy[rows], live, plan)
+        for key, value in zip(("plan", "plan_n", "exec", "exec_n"), sums_of):
+            acc[key] += value
+
+
+def _task_eval(acc: dict[str, float], n: int, use_k3: bool, kl_base: float | None, planning: bool) -> TaskEval:
+    """A task's metrics from its sums over `n` prompts."""
+    return TaskEval(
+        score=acc["score"] / n,
+        sampled=acc["sampled"] / n,
+        entropy=acc["entropy"] / max(acc["tokens"], 1.0),
+        unique=acc["unique"] / n,
+        length=acc["length"] / n,
+        distinct2=acc["distinct2"] / acc["distinct2_n"] if acc["distinct2_n"] else None,
+        kl_k3=acc["k3"] / max(acc["tokens"], 1.0) if use_k3 else None,  # token mean, as k3_sum says
+        kl_base=kl_base,
+        planning=planning,
+        entropy_plan=acc["plan"] / acc["plan_n"] if acc["plan_n"] else None,
+        entropy_exec=acc["exec"] / acc["exec_n"] if acc["exec_n"] else None,
+    )
 
 
 def run_eval(
