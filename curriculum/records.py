@@ -29,7 +29,6 @@ REWARD, RESPONSE_LEN, ZERO_VAR_FRAC = "rl/reward", "rl/response_len", "rl/zero_v
 PLANNING_FRAC, DROPPED_GROUPS = "rl/planning_frac", "rl/dropped_groups"
 CLIP_FRAC, APPROX_KL, KL = "rl/clip_frac", "rl/approx_kl", "rl/kl"
 STEP_SECONDS, TOKENS_PER_SECOND = "perf/step_seconds", "perf/tokens_per_second"
-PERF_PREFIX = "perf/"  # timing columns: the only ones that differ between two runs of one catalog
 # decisions.parquet and plan.parquet (also sft_rows_column, rl_prompts_column)
 DECISION_MU, SFT_WEIGHTING, WHY, GATE_BELOW, DROP_ZERO_VARIANCE = (
     "mu",

@@ -3,7 +3,7 @@
 `generate` is the project's own decoding loop rather than `model.generate`: it draws from a generator
 passed in (so the same seed gives the same samples, whatever else used the global RNG), keeps each
 sampled token's log-prob at the sampling temperature, and can record the full next-token entropy at
-every step for the probes. Prompts are left-padded; position ids skip the padding.
+every step for evaluation. Prompts are left-padded; position ids skip the padding.
 """
 
 from __future__ import annotations

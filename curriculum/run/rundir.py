@@ -27,8 +27,6 @@ from typing import Any
 import polars as pl
 import yaml
 
-TABLES = ("plan", "decisions", "steps", "evals")
-
 
 def write_table(path: Path, rows: list[dict[str, Any]]) -> None:
     """Rows -> Parquet atomically. Columns in order of first appearance; a missing value is null."""

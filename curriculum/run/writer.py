@@ -11,6 +11,7 @@ from typing import Any
 
 from curriculum.records import Decision, EvalRecord, StepRecord
 from curriculum.run.rundir import RunDir, write_table
+from curriculum.run.stream import Stream
 from curriculum.signals.measurements import Measurements
 from schedulers.base import Scheduler
 from trainer.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
@@ -34,7 +35,7 @@ class RunWriter:
     def eval(self, record: EvalRecord) -> None:
         self.evals.append(record.row())
 
-    def checkpoint(self, state: dict, scheduler: Scheduler, stream: Any, measurements: Measurements) -> None:
+    def checkpoint(self, state: dict, scheduler: Scheduler, stream: Stream, measurements: Measurements) -> None:
         """Save the training state with everything else a resume needs, then rewrite the tables."""
         extra = {
             "format": CHECKPOINT_FORMAT,
@@ -46,7 +47,7 @@ class RunWriter:
         save_checkpoint(self.run.checkpoints, state, self.tokenizer, extra, self.keep)
         self.flush()
 
-    def restore(self, state: dict, scheduler: Scheduler, stream: Any) -> Measurements | None:
+    def restore(self, state: dict, scheduler: Scheduler, stream: Stream) -> Measurements | None:
         """Load the latest checkpoint into `state`, the scheduler, the stream and the records; the
         measurements as they were. None when the checkpoint was written in another format."""
         extra = load_checkpoint(checkpoint_dirs(self.run.checkpoints)[-1], state)

@@ -1,7 +1,7 @@
 """`Measurements`: what a scheduler sees at a step, folded from the run's typed records.
 
-The loop folds each record as it arrives (`add_step`, `add_eval`): the same result as folding the
-whole run again (`Measurements.fold`), without the quadratic cost. A checkpoint saves the fold
+The loop folds each record as it arrives (`add_step`, `add_eval`); each history is in step order, so
+the result does not depend on how step and eval records interleave. A checkpoint saves the fold
 (`state_dict`), so a resumed run's schedulers see exactly what they saw before the stop.
 """
 
@@ -51,16 +51,6 @@ class Measurements:
                 self.scores.setdefault(task, []).append((record.step, float(m.score)))
             if _present(m.entropy):
                 self.entropy.setdefault(task, []).append((record.step, float(m.entropy)))
-
-    @classmethod
-    def fold(cls, steps: list[StepRecord], evals: list[EvalRecord]) -> Measurements:
-        """What a scheduler sees after these records (each list in step order)."""
-        m = cls()
-        for e in evals:
-            m.add_eval(e)
-        for s in steps:
-            m.add_step(s)
-        return m
 
     def state_dict(self) -> dict:
         return {

@@ -38,8 +38,6 @@ from collections.abc import Sequence
 
 Points = Sequence[tuple[int, float]]
 
-PHASES = ("start", "shift", "readapt", "gain", "overfit", "stable")
-
 
 def slope(points: Points, window: int) -> float | None:
     """Least-squares slope (value per step) of the last `window` (step, value) points.

@@ -1,29 +1,13 @@
 """The tiny-base recipe runs and saves a loadable model; the shipped base works a scratchpad it does not
 start by itself (the habit the demo's SFT has to change)."""
 
-from helpers import tiny_base
+from helpers import greedy_texts, tiny_base
 
 from curriculum.run.base_model import base_scores, build_base
 from tasks.build import BUILTIN_TASKS
 from tasks.builtin import generate as task_rows
 from trainer.config import HFModel
-from trainer.model import Formatter, load_model
-from trainer.rollout import generate
-
-
-def _greedy_texts(model, fmt: Formatter, prompts: list[str], max_new_tokens: int) -> list[str]:
-    """Greedy completions of `prompts`, decoded (stop token dropped)."""
-    out = generate(
-        model,
-        [fmt.prompt_ids(p) for p in prompts],
-        max_new_tokens=max_new_tokens,
-        temperature=1.0,
-        generator=None,
-        greedy=True,
-        stop_ids=fmt.stop_ids,
-        pad_id=fmt.pad_id,
-    )
-    return [fmt.decode(ids.tolist()) for ids in out.response_ids]
+from trainer.model import load_model
 
 
 def test_build_base_writes_a_loadable_model(tmp_path):
@@ -51,6 +35,6 @@ def test_shipped_base_works_a_scratchpad_it_does_not_start():
         assert scores[task]["worked"] > scores[task]["default"] + 0.3, scores[task]
     records = [r for t in BUILTIN_TASKS.values() for r in task_rows(t, "test", 16, 0) if r.completion[0] != "w"]
     assert len(records) > 80
-    texts = _greedy_texts(model, fmt, [r.prompt for r in records], max_new_tokens=8)
+    texts = greedy_texts(model, fmt, [r.prompt for r in records], max_new_tokens=8)
     started = [r.prompt for r, text in zip(records, texts) if text.startswith("w")]
     assert started == []

@@ -2,14 +2,13 @@
 the readaptation and the rise above the base that the demo exists to show, on held-out greedy scores."""
 
 import time
-from pathlib import Path
 
 import polars as pl
 import pytest
+from helpers import DEMO
 
 from curriculum.cli import main
 
-DEMO = Path(__file__).parent.parent / "catalogs" / "demo.yaml"
 STRUCTURED = ("addition", "sort", "reverse", "count")
 # Tasks the base already answers well tersely: expert SFT replaces a good habit, so they show the shift.
 HABITUAL = ("sort", "reverse")

@@ -47,7 +47,7 @@ def test_decisions_follow_the_plan_and_batches_match_decisions(chord_run):
     decisions = pl.read_parquet(chord_run.table("decisions"))
     steps = pl.read_parquet(chord_run.table("steps"))
     assert decisions["step"].to_list() == list(range(6))
-    # chord, W=1, D=3, peak 0.8, valley 0.1: mu = 0, 0.8, 0.45, 0.1, 0.1, 0.1
+    # chord, W=1, D=3, peak 0.8, valley 0.1: mu = 0, 0.8, 0.625, 0.275, 0.1, 0.1
     #   step 2: t=1 of 3: 0.1 + 0.7 * (1 + cos(pi/3)) / 2 = 0.1 + 0.7 * 0.75 = 0.625
     #   step 3: t=2 of 3: 0.1 + 0.7 * (1 + cos(2pi/3)) / 2 = 0.1 + 0.7 * 0.25 = 0.275
     assert decisions["mu"].to_list() == pytest.approx([0.0, 0.8, 0.625, 0.275, 0.1, 0.1])

@@ -1,44 +1,23 @@
 """tasks.build.build_task: rows of each part (sizes, held-out eval prompts, seeded order), rewards, errors."""
 
-import json
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import write_jsonl
 
-from tasks.base import final_answer
-from tasks.build import BUILTIN_DEFAULT_SIZE, BUILTIN_TASKS, TaskBuildError, build_task
+from tasks.build import BUILTIN_DEFAULT_SIZE, TaskBuildError, build_task
 from tasks.builtin import split_of
 from tasks.spec import TaskSpec
 
 STRUCTURED = ["addition", "count", "reverse", "sort"]
 CREATIVE = ["digits", "word"]
-ALL = STRUCTURED + CREATIVE
-
-PROMPT_FORMS = {
-    "addition": r"\d{1,2}\+\d{1,2}=",
-    "sort": r"sort\([a-z]{3,9}\)=",
-    "reverse": r"rev\([a-z]{3,10}\)=",
-    "count": r"count\([a-f],[a-f]{5,10}\)=",
-    "word": r"word\([a-z]\.\.[a-z],[3-7]\)=",
-    "digits": r"digits\([3-8],\d{1,2}\)=",
-}
 
 
 def rows_of(records):
     return [(r.prompt, r.completion, r.answer) for r in records]
 
 
-def correct(name, record, completion):
-    """The completion's final answer is right: equal to the answer, or valid for a creative task."""
-    got = final_answer(completion)
-    return got == record.answer if record.answer is not None else BUILTIN_TASKS[name].check(record, got)
-
-
-@pytest.fixture(autouse=True)
-def restore_sys_path(monkeypatch):
-    """import_function adds folders to sys.path; undo that after each test."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
+pytestmark = pytest.mark.usefixtures("restore_sys_path")  # import_function adds folders to sys.path
 
 
 # --------------------------------------------------------------------------------------- build_task
@@ -47,11 +26,6 @@ def restore_sys_path(monkeypatch):
 def task(**data):
     """A task spec with defaults for the keys a test does not care about."""
     return TaskSpec.model_validate({"id": "t", "kind": "structured", "reward": {"kind": "exact"}, **data})
-
-
-def write_jsonl(path: Path, rows) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def qa_rows(n, with_completion=True):

@@ -3,7 +3,6 @@
 
 import random
 import re
-import sys
 
 import pytest
 
@@ -33,12 +32,6 @@ def correct(name, record, completion):
     """The completion's final answer is right: equal to the answer, or valid for a creative task."""
     got = final_answer(completion)
     return got == record.answer if record.answer is not None else BUILTIN_TASKS[name].check(record, got)
-
-
-@pytest.fixture(autouse=True)
-def restore_sys_path(monkeypatch):
-    """import_function adds folders to sys.path; undo that after each test."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
 
 
 # --------------------------------------------------------------------------------------- generators

@@ -1,69 +1,20 @@
 """Source checks without a full load (`curriculum validate`): missing files, splits, columns, names."""
 
-import json
-import sys
-from pathlib import Path
-
-import polars as pl
 import pytest
-from pydantic import TypeAdapter
+from helpers import MATH_FIELDS, MATH_ROWS, write_jsonl, write_table
+from helpers import load_source as load
+from helpers import source_spec as spec
 
-from tasks.build import SOURCES
 from tasks.sources import SourceError, check_source, split_problem
-from tasks.spec import SourceSpec
 
-_SOURCE = TypeAdapter(SourceSpec)
-
-# Rows with the columns of a math file: question / solution / final, plus two extra columns.
-ROWS = [
-    {
-        "question": f"What is {i} + {i}?",
-        "solution": f"{i} + {i} = {2 * i}",
-        "final": 2 * i,
-        "level": i % 3,
-        "tag": f"t{i}",
-    }
-    for i in range(12)
-]
-MATH_FIELDS = {"prompt": "question", "completion": "solution", "answer": "final"}
-
-
-@pytest.fixture(autouse=True)
-def restore_sys_path(monkeypatch):
-    """import_function adds folders to sys.path; undo that after each test."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-
-
-def spec(**data):
-    """A source spec, validated the way the catalog validates it."""
-    return _SOURCE.validate_python(data)
-
-
-def load(source, split="train", base_dir=Path("."), seed=0, count=0):
-    return SOURCES[source.kind](source, split, base_dir, seed, count)
-
-
-def write_jsonl(path: Path, rows) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def write_table(path: Path, rows, kind: str) -> Path:
-    frame = pl.DataFrame(rows)
-    if kind == "csv":
-        frame.write_csv(path)
-    elif kind == "parquet":
-        frame.write_parquet(path)
-    else:
-        write_jsonl(path, rows)
-    return path
+pytestmark = pytest.mark.usefixtures("restore_sys_path")  # import_function adds folders to sys.path
 
 
 # --------------------------------------------------------------- check_source, split_problem (no full load)
 
 
 def test_check_reports_a_missing_file(tmp_path):
-    write_jsonl(tmp_path / "train.jsonl", ROWS)
+    write_jsonl(tmp_path / "train.jsonl", MATH_ROWS)
     src = spec(kind="jsonl", path={"train": "train.jsonl", "test": "gone.jsonl"}, fields=MATH_FIELDS)
 
     problems = check_source(src, tmp_path)
@@ -72,7 +23,7 @@ def test_check_reports_a_missing_file(tmp_path):
 
 
 def test_check_reports_a_missing_split(tmp_path):
-    write_table(tmp_path / "all.csv", ROWS, "csv")
+    write_table(tmp_path / "all.csv", MATH_ROWS, "csv")
     src = spec(kind="csv", path="all.csv", fields=MATH_FIELDS)
 
     assert check_source(src, tmp_path) == [] and split_problem(src, "train", tmp_path) is None
@@ -83,9 +34,9 @@ def test_check_reports_a_missing_split(tmp_path):
 def test_check_reports_a_missing_split_of_a_disk_dataset(tmp_path):
     from datasets import Dataset, DatasetDict
 
-    splits = {"train": Dataset.from_list(ROWS[:4]), "test": Dataset.from_list(ROWS[4:6])}
+    splits = {"train": Dataset.from_list(MATH_ROWS[:4]), "test": Dataset.from_list(MATH_ROWS[4:6])}
     DatasetDict(splits).save_to_disk(str(tmp_path / "dd"))
-    Dataset.from_list(ROWS[:4]).save_to_disk(str(tmp_path / "one"))
+    Dataset.from_list(MATH_ROWS[:4]).save_to_disk(str(tmp_path / "one"))
 
     dd, one = spec(kind="disk", path="dd"), spec(kind="disk", path="one")
     assert check_source(dd, tmp_path) == [] and split_problem(dd, "test", tmp_path) is None
@@ -97,7 +48,7 @@ def test_check_reports_a_missing_split_of_a_disk_dataset(tmp_path):
 
 @pytest.mark.parametrize("kind", ["jsonl", "csv", "parquet"])
 def test_check_reports_a_missing_prompt_column(tmp_path, kind):
-    write_table(tmp_path / f"m.{kind}", ROWS, kind)
+    write_table(tmp_path / f"m.{kind}", MATH_ROWS, kind)
     src = spec(kind=kind, path=f"m.{kind}", fields={"prompt": "problem"})
 
     problems = check_source(src, tmp_path)
@@ -113,7 +64,7 @@ def test_check_reports_a_missing_prompt_column(tmp_path, kind):
 def test_check_reads_only_the_header_of_a_file(tmp_path, kind):
     # a valid first row followed by a megabyte of garbage: a full load fails, check only looks at
     # the first row / header, so it finds nothing wrong
-    path = write_table(tmp_path / f"big.{kind}", ROWS[:1], kind)
+    path = write_table(tmp_path / f"big.{kind}", MATH_ROWS[:1], kind)
     with path.open("a", encoding="utf-8") as fh:
         fh.write(('{{{ not a row ,,,"\n' if kind == "jsonl" else 'a,"b\n') * 50_000)
     src = spec(kind=kind, path=f"big.{kind}", fields=MATH_FIELDS)

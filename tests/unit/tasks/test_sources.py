@@ -3,64 +3,18 @@ functions load the rows of a split as Records; failures raise SourceError with a
 `check` finds problems without loading whole files. All data is written to tmp_path; nothing goes
 to the network."""
 
-import json
 import sys
 from pathlib import Path
 
-import polars as pl
 import pytest
-from pydantic import TypeAdapter
+from helpers import MATH_FIELDS, MATH_ROWS, write_jsonl, write_table
+from helpers import load_source as load
+from helpers import source_spec as spec
 
 from tasks.base import Record
-from tasks.build import SOURCES
 from tasks.sources import SourceError
-from tasks.spec import SourceSpec
 
-_SOURCE = TypeAdapter(SourceSpec)
-
-# Rows with the columns of a math file: question / solution / final, plus two extra columns.
-ROWS = [
-    {
-        "question": f"What is {i} + {i}?",
-        "solution": f"{i} + {i} = {2 * i}",
-        "final": 2 * i,
-        "level": i % 3,
-        "tag": f"t{i}",
-    }
-    for i in range(12)
-]
-MATH_FIELDS = {"prompt": "question", "completion": "solution", "answer": "final"}
-
-
-@pytest.fixture(autouse=True)
-def restore_sys_path(monkeypatch):
-    """import_function adds folders to sys.path; undo that after each test."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-
-
-def spec(**data):
-    """A source spec, validated the way the catalog validates it."""
-    return _SOURCE.validate_python(data)
-
-
-def load(source, split="train", base_dir=Path("."), seed=0, count=0):
-    return SOURCES[source.kind](source, split, base_dir, seed, count)
-
-
-def write_jsonl(path: Path, rows) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-def write_table(path: Path, rows, kind: str) -> Path:
-    frame = pl.DataFrame(rows)
-    if kind == "csv":
-        frame.write_csv(path)
-    elif kind == "parquet":
-        frame.write_parquet(path)
-    else:
-        write_jsonl(path, rows)
-    return path
+pytestmark = pytest.mark.usefixtures("restore_sys_path")  # import_function adds folders to sys.path
 
 
 # ------------------------------------------------------------------------------- files: jsonl/csv/parquet
@@ -68,7 +22,7 @@ def write_table(path: Path, rows, kind: str) -> Path:
 
 @pytest.mark.parametrize("kind", ["jsonl", "csv", "parquet"])
 def test_single_file_is_split_train_with_field_mapping(tmp_path, kind):
-    write_table(tmp_path / f"math.{kind}", ROWS, kind)
+    write_table(tmp_path / f"math.{kind}", MATH_ROWS, kind)
     src = spec(kind=kind, path=f"math.{kind}", fields=MATH_FIELDS)
 
     records = load(src, "train", tmp_path)
@@ -81,13 +35,13 @@ def test_single_file_is_split_train_with_field_mapping(tmp_path, kind):
     assert r.answer == "10"  # an integer column becomes a string
     assert set(r.meta) == {"level", "tag"}  # the mapped columns are not repeated in meta
     assert r.meta["tag"] == "t5"
-    assert [x.prompt for x in records] == [row["question"] for row in ROWS]  # file order
+    assert [x.prompt for x in records] == [row["question"] for row in MATH_ROWS]  # file order
 
 
 @pytest.mark.parametrize("kind", ["jsonl", "csv", "parquet"])
 def test_split_to_file_mapping_loads_each_split(tmp_path, kind):
-    write_table(tmp_path / f"train.{kind}", ROWS[:8], kind)
-    write_table(tmp_path / f"test.{kind}", ROWS[8:], kind)
+    write_table(tmp_path / f"train.{kind}", MATH_ROWS[:8], kind)
+    write_table(tmp_path / f"test.{kind}", MATH_ROWS[8:], kind)
     src = spec(kind=kind, path={"train": f"train.{kind}", "test": f"test.{kind}"}, fields=MATH_FIELDS)
 
     train, test = load(src, "train", tmp_path), load(src, "test", tmp_path)
@@ -98,8 +52,8 @@ def test_split_to_file_mapping_loads_each_split(tmp_path, kind):
 
 @pytest.mark.parametrize("kind", ["jsonl", "csv", "parquet"])
 def test_missing_split_lists_the_splits(tmp_path, kind):
-    write_table(tmp_path / f"train.{kind}", ROWS, kind)
-    write_table(tmp_path / f"dev.{kind}", ROWS, kind)
+    write_table(tmp_path / f"train.{kind}", MATH_ROWS, kind)
+    write_table(tmp_path / f"dev.{kind}", MATH_ROWS, kind)
     src = spec(kind=kind, path={"train": f"train.{kind}", "dev": f"dev.{kind}"}, fields=MATH_FIELDS)
 
     with pytest.raises(SourceError) as err:
@@ -164,7 +118,7 @@ def test_csv_keeps_text_as_is(tmp_path):
 
 @pytest.mark.parametrize("kind", ["jsonl", "csv", "parquet"])
 def test_row_without_prompt_names_the_column(tmp_path, kind):
-    rows = [dict(r) for r in ROWS[:4]]
+    rows = [dict(r) for r in MATH_ROWS[:4]]
     rows[2]["question"] = None
     write_table(tmp_path / f"m.{kind}", rows, kind)
 
@@ -217,15 +171,15 @@ def test_disk_dataset_dict_loads_each_split(tmp_path):
 
     DatasetDict(
         {
-            "train": Dataset.from_list(ROWS[:10]),
-            "test": Dataset.from_list(ROWS[10:]),
+            "train": Dataset.from_list(MATH_ROWS[:10]),
+            "test": Dataset.from_list(MATH_ROWS[10:]),
         }
     ).save_to_disk(str(tmp_path / "dd"))
     src = spec(kind="disk", path="dd", fields=MATH_FIELDS)
 
     train, test = load(src, "train", tmp_path), load(src, "test", tmp_path)
 
-    assert [r.prompt for r in train] == [r["question"] for r in ROWS[:10]]
+    assert [r.prompt for r in train] == [r["question"] for r in MATH_ROWS[:10]]
     assert [(r.completion, r.answer, r.meta) for r in test] == [
         ("10 + 10 = 20", "20", {"level": 1, "tag": "t10"}),
         ("11 + 11 = 22", "22", {"level": 2, "tag": "t11"}),
@@ -237,7 +191,7 @@ def test_disk_dataset_dict_loads_each_split(tmp_path):
 def test_disk_single_dataset_is_split_train(tmp_path):
     from datasets import Dataset
 
-    Dataset.from_list(ROWS[:6]).save_to_disk(str(tmp_path / "one"))
+    Dataset.from_list(MATH_ROWS[:6]).save_to_disk(str(tmp_path / "one"))
     src = spec(kind="disk", path=str(tmp_path / "one"), fields=MATH_FIELDS)
 
     records = load(src, "train", Path("/nonexistent-base"))
@@ -279,20 +233,20 @@ def offline_hf(tmp_path, monkeypatch):
 def test_hub_local_folder_with_data_dir_layout(tmp_path, offline_hf):
     # the layout of a hub dataset repo: data/train.jsonl, data/test.jsonl (datasets infers the splits)
     (tmp_path / "repo" / "data").mkdir(parents=True)
-    write_jsonl(tmp_path / "repo" / "data" / "train.jsonl", ROWS[:9])
-    write_jsonl(tmp_path / "repo" / "data" / "test.jsonl", ROWS[9:])
+    write_jsonl(tmp_path / "repo" / "data" / "train.jsonl", MATH_ROWS[:9])
+    write_jsonl(tmp_path / "repo" / "data" / "test.jsonl", MATH_ROWS[9:])
     src = spec(kind="hub", name=str(tmp_path / "repo"), fields=MATH_FIELDS)
 
     train, test = load(src, "train", tmp_path), load(src, "test", tmp_path)
 
-    assert [r.prompt for r in train] == [r["question"] for r in ROWS[:9]]
+    assert [r.prompt for r in train] == [r["question"] for r in MATH_ROWS[:9]]
     assert [(r.answer, r.meta["tag"]) for r in test] == [("18", "t9"), ("20", "t10"), ("22", "t11")]
 
 
 def test_hub_relative_name_resolves_against_base_dir_csv_at_root(tmp_path, offline_hf):
     (tmp_path / "csvrepo").mkdir()
-    write_table(tmp_path / "csvrepo" / "train.csv", ROWS[:7], "csv")
-    write_table(tmp_path / "csvrepo" / "test.csv", ROWS[7:], "csv")
+    write_table(tmp_path / "csvrepo" / "train.csv", MATH_ROWS[:7], "csv")
+    write_table(tmp_path / "csvrepo" / "test.csv", MATH_ROWS[7:], "csv")
     src = spec(kind="hub", name="csvrepo", fields=MATH_FIELDS)
 
     train, test = load(src, "train", tmp_path), load(src, "test", tmp_path)
@@ -304,8 +258,8 @@ def test_hub_relative_name_resolves_against_base_dir_csv_at_root(tmp_path, offli
 
 def test_hub_unknown_split_is_a_source_error(tmp_path, offline_hf):
     (tmp_path / "repo" / "data").mkdir(parents=True)
-    write_jsonl(tmp_path / "repo" / "data" / "train.jsonl", ROWS[:3])
-    write_jsonl(tmp_path / "repo" / "data" / "test.jsonl", ROWS[3:6])
+    write_jsonl(tmp_path / "repo" / "data" / "train.jsonl", MATH_ROWS[:3])
+    write_jsonl(tmp_path / "repo" / "data" / "test.jsonl", MATH_ROWS[3:6])
     with pytest.raises(SourceError) as err:
         load(spec(kind="hub", name=str(tmp_path / "repo"), fields=MATH_FIELDS), "validation", tmp_path)
     msg = str(err.value)

@@ -3,11 +3,11 @@ template), KV-cache sampling against full forward passes, checkpoints."""
 
 import pytest
 import torch
-from helpers import tiny_base
+from helpers import greedy_texts, tiny_base
 
 from trainer.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
 from trainer.config import HFModel
-from trainer.model import Formatter, ModelLoadError, load_model
+from trainer.model import ModelLoadError, load_model
 from trainer.rollout import completion_logprobs, generate
 from trainer.runtime import make_runtime
 from trainer.tiny import TINY_BASE_DIR, tiny_random, tiny_tokenizer
@@ -16,21 +16,6 @@ CHAT_TEMPLATE = (
     "{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}\n{% endfor %}"
     "{% if add_generation_prompt %}<assistant>{% endif %}"
 )
-
-
-def _greedy_texts(model, fmt: Formatter, prompts: list[str], max_new_tokens: int) -> list[str]:
-    """Greedy completions of `prompts`, decoded (stop token dropped)."""
-    out = generate(
-        model,
-        [fmt.prompt_ids(p) for p in prompts],
-        max_new_tokens=max_new_tokens,
-        temperature=1.0,
-        generator=None,
-        greedy=True,
-        stop_ids=fmt.stop_ids,
-        pad_id=fmt.pad_id,
-    )
-    return [fmt.decode(ids.tolist()) for ids in out.response_ids]
 
 
 def test_tiny_tokenizer_is_one_token_per_character_and_round_trips(tmp_path):
@@ -50,7 +35,7 @@ def test_tiny_tokenizer_is_one_token_per_character_and_round_trips(tmp_path):
 def test_shipped_tiny_base_loads_and_answers_in_base_style():
     model, fmt = tiny_base()
     assert (TINY_BASE_DIR / "model.safetensors").stat().st_size < 8 * 2**20
-    texts = _greedy_texts(model, fmt, ["rev(hello)=", "rev(abc)=", "sort(dcba)="], max_new_tokens=12)
+    texts = greedy_texts(model, fmt, ["rev(hello)=", "rev(abc)=", "sort(dcba)="], max_new_tokens=12)
     assert texts[:2] == ["olleh", "cba"]  # terse base style, right answers on easy prompts
     assert len(texts[2]) == 4 and not texts[2].startswith("work:")  # terse; the shipped base sorts partially
 

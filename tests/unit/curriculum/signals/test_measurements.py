@@ -51,10 +51,19 @@ def test_step_fold_reads_rewards_advantages_and_sft_loss():
     assert m.step == 7
 
 
-def test_eval_fold_and_the_whole_fold_agree_with_the_live_one():
+def fold(steps, evals) -> Measurements:
+    m = Measurements()
+    for e in evals:
+        m.add_eval(e)
+    for s in steps:
+        m.add_step(s)
+    return m
+
+
+def test_eval_fold_and_any_interleaving_agree():
     steps = [step(t, 2.0 - t, {"a": TaskRollouts(0.1 * t, 0.1 * t, 2)}) for t in range(3)]
     evals = [evaluation(0, a=(0.5, 1.0), b=(0.25, 2.0)), evaluation(3, a=(0.75, 0.5), b=(float("nan"), 1.5))]
-    m = Measurements.fold(steps, evals)
+    m = fold(steps, evals)
     assert m.sft_loss == [(0, 2.0), (1, 1.0), (2, 0.0)]
     assert m.adv["a"] == [(0, 0.0, 2), (1, 0.1, 2), (2, 0.2, 2)]
     assert m.scores == {"a": [(0, 0.5), (3, 0.75)], "b": [(0, 0.25)]}  # a NaN score adds nothing
@@ -68,7 +77,7 @@ def test_eval_fold_and_the_whole_fold_agree_with_the_live_one():
 
 
 def test_state_round_trip_is_exact():
-    m = Measurements.fold(
+    m = fold(
         [step(t, 1.0 / (t + 1), {"a": TaskRollouts(0.3, 0.7, 4)}) for t in range(3)], [evaluation(0, a=(0.5, 1.0))]
     )
     again = Measurements.from_state(m.state_dict())
