@@ -1,7 +1,7 @@
 """curriculum: a curriculum and data-scheduling engine for LLM post-training.
 
 This package holds the floors above and below the components (`tasks/`, `schedulers/`, `trainer/`);
-ARCHITECTURE.md draws them. Imports only point down, and `tests/test_layers.py` guards that:
+ARCHITECTURE.md draws them. Imports only point down, and `tests/unit/test_layers.py` guards that:
 
 - leaves (import nothing else of ours): `seeding`, `errors`, `spec`, `records`, `signals/`;
 - orchestration: `catalog/` (YAML -> a validated `Catalog`), `run/` (the loop, stream, run folder,

@@ -16,6 +16,8 @@ from typing import Any, Literal, get_args
 
 SFTWeighting = Literal["none", "phi", "is"]  # token weights on the SFT loss (trainer.losses.sft_loss)
 SFT_WEIGHTINGS: tuple[str, ...] = get_args(SFTWeighting)
+TaskKind = Literal["structured", "creative"]  # one verifiable answer (RL shrinks entropy) / many (RL expands it)
+TASK_KINDS: tuple[str, ...] = get_args(TaskKind)  # in this order wherever kinds are listed
 
 # ------------------------------------------------------------------------------------ column names
 
@@ -37,18 +39,20 @@ DECISION_MU, SFT_WEIGHTING, WHY, GATE_BELOW, DROP_ZERO_VARIANCE = (
     "gate_below",
     "drop_zero_variance",
 )
-EVAL_METRICS = (
+# evals.parquet: eval/<task>/<metric> (eval_column), in this column order; each is a field of TaskEval
+EvalMetric = Literal[
     "score",  # mean reward of the greedy completion of each eval prompt
     "sampled",  # mean@k reward of k samples
     "entropy",  # mean per-token entropy (nats) over the k samples
-    "unique",  # share of distinct final answers among a prompt's k samples
+    "unique",  # share of distinct answers (as the task reads them) among a prompt's k samples
     "length",  # mean greedy completion tokens
     "distinct2",  # distinct token bigrams / bigrams over a prompt's k samples
     "kl_k3",  # k3 estimate of KL(policy || base) on the policy's samples (evaluation.kl_estimator: k3)
     "entropy_plan",  # entropy of planning tokens (tasks with planning markers)
     "entropy_exec",  # entropy of the other tokens
     "kl_base",  # KL(base || policy) per token on base samples (evaluation.kl_estimator: full)
-)
+]
+EVAL_METRICS: tuple[str, ...] = get_args(EvalMetric)
 
 
 def sft_rows_column(task: str) -> str:
@@ -71,7 +75,7 @@ def rl_task_column(task: str, metric: Literal["reward", "abs_adv", "rollouts"]) 
     return f"rl/{task}/{metric}"
 
 
-def eval_column(task: str, metric: str) -> str:
+def eval_column(task: str, metric: EvalMetric) -> str:
     """A held-out metric of `task` (one of EVAL_METRICS) in evals.parquet."""
     return f"eval/{task}/{metric}"
 
@@ -122,11 +126,13 @@ class Decision:
         return self.task_mu.get(task, self.mu)
 
     @property
-    def sft_rows(self) -> int:
+    def sft_total(self) -> int:
+        """Demonstrations of the step, all tasks."""
         return sum(self.sft.values())
 
     @property
-    def rl_rows(self) -> int:
+    def rl_total(self) -> int:
+        """RL prompts of the step, all tasks."""
         return sum(self.rl.values())
 
     def row(self, tasks: list[str]) -> dict[str, Any]:
@@ -270,19 +276,11 @@ class EvalRecord:
         """The evaluation as a flat row of evals.parquet: step, eval/<task>/<metric>."""
         row: dict[str, Any] = {STEP: self.step}
         for task, m in self.tasks.items():
-            values: dict[str, Any] = {
-                "score": m.score,
-                "sampled": m.sampled,
-                "entropy": m.entropy,
-                "unique": m.unique,
-                "length": m.length,
-                "distinct2": m.distinct2,
-            }
-            if m.kl_k3 is not None:
-                values["kl_k3"] = m.kl_k3
-            if m.planning:
-                values.update(entropy_plan=m.entropy_plan, entropy_exec=m.entropy_exec)
-            if m.kl_base is not None:
-                values["kl_base"] = m.kl_base
-            row.update({eval_column(task, name): v for name, v in values.items()})
+            for metric in EVAL_METRICS:
+                value = getattr(m, metric)
+                if metric in ("kl_k3", "kl_base") and value is None:
+                    continue  # not measured
+                if metric in ("entropy_plan", "entropy_exec") and not m.planning:
+                    continue  # the task has no planning markers
+                row[eval_column(task, metric)] = value
         return row

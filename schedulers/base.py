@@ -11,10 +11,10 @@ at all (a plan of an adaptive schedule is only nominal).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 from curriculum.errors import UserError
-from curriculum.records import Decision
+from curriculum.records import Decision, TaskKind
 from curriculum.signals.measurements import Measurements
 
 
@@ -23,7 +23,7 @@ class TaskInfo:
     """What a scheduler knows of a task before training."""
 
     id: str
-    kind: Literal["structured", "creative"]
+    kind: TaskKind
     weight: float = 1.0
     has_sft: bool = True
     has_rl: bool = True

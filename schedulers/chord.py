@@ -6,7 +6,7 @@ mu over steps t (W = warmup_steps, D = decay_steps):
     t < W:           mu = peak * t / W                                        (linear warmup from 0)
     W <= t < W + D:  mu = valley + (peak - valley) * (1 + cos(pi * (t - W) / D)) / 2   (half cosine)
     t >= W + D:      mu = valley
-Presets (in the catalog schema): `chord-mu` (W=0, D=200, peak 0.9, valley 0.05, no token weights) and
+Presets (`schedulers.spec.CHORD_PRESETS`): `chord-mu` (W=0, D=200, peak 0.9, valley 0.05, no token weights) and
 `chord-phi` (constant mu = 0.1 with phi = p(1-p) token weights on the SFT loss).
 A step with mu = 0 carries no SFT rows (they would train nothing); mu = 1 carries no RL prompts.
 """

@@ -31,10 +31,13 @@ from schedulers.spec import ScheduleSpec
 
 
 def stage_lengths(total: int, stages: int, given: list[int] | None = None) -> list[int]:
-    """`given`, or `total` split evenly with the remainder to the first stages."""
+    """`given`, or `total` split evenly with the remainder to the first stages. The rule for `stage_steps`
+    (`curriculum validate` asks it too): one length per task, adding up to the run's steps."""
     if given is not None:
-        if len(given) != stages or sum(given) != total:
-            raise SchedulerError(f"stage_steps {given} must give {stages} stages adding up to {total} steps")
+        if len(given) != stages:
+            raise SchedulerError(f"{len(given)} stage lengths for {stages} tasks (one stage per task)")
+        if sum(given) != total:
+            raise SchedulerError(f"stage lengths add up to {sum(given)}, training.steps is {total}")
         return list(given)
     if total < stages:
         raise SchedulerError(f"{total} steps cannot make {stages} stages (one task per stage)")

@@ -10,10 +10,11 @@ that reward reads it (so "distinct answers" means the same thing on any task).
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable, Protocol
 
-TaskKind = Literal["structured", "creative"]
+from curriculum.records import TaskKind
 
 ANSWER_MARK = "=>"
 
@@ -39,6 +40,20 @@ def final_answer(completion: str) -> str:
 
 
 Extract = Callable[[str], str]  # a completion -> its answer part
+
+
+class Generator(Protocol):
+    """A built-in task: draws problems, writes demonstrations in a style, checks answers."""
+
+    name: str
+    kind: TaskKind
+    description: str
+
+    def problem(self, rng: random.Random) -> Record: ...
+
+    def solve(self, record: Record, style: str, rng: random.Random) -> str: ...
+
+    def check(self, record: Record, answer: str) -> bool: ...
 
 
 class Reward(Protocol):

@@ -21,7 +21,7 @@ from curriculum.seeding import py_rng
 from tasks import builtin, rewards, sources  # noqa: F401  (the plugin modules: they fill the registries)
 from tasks.base import Extract, Record, Reward, TaskKind
 from tasks.registry import BUILTIN_TASKS, REWARDS, SOURCES
-from tasks.rewards import RewardError
+from tasks.rewards import RewardError, last_number
 from tasks.sources import SourceError
 from tasks.spec import SourceSpec, TaskSpec, reward_problem
 
@@ -112,17 +112,7 @@ def build_task(spec: TaskSpec, seed: int, base_dir: Path) -> DataTask:
         raise TaskBuildError((), "the task has neither SFT demonstrations nor RL prompts")
 
     reward, extract = _build_reward(spec, base_dir)
-    needs_answer = spec.reward.kind in ("exact", "numeric") or (
-        spec.reward.kind == "regex" and "{answer}" in spec.reward.pattern
-    )
-    if needs_answer:
-        for name, rows in (("rl", rl_rows), ("eval", eval_rows)):
-            missing = sum(r.answer is None for r in rows)
-            if missing:
-                raise TaskBuildError(
-                    ("reward", "kind"),
-                    f"{spec.reward.kind} reward needs an answer, but {missing} {name} rows have none",
-                )
+    _check_answers(spec, {"rl": rl_rows, "eval": eval_rows})
     return DataTask(
         spec.id,
         spec.kind,
@@ -135,6 +125,28 @@ def build_task(spec: TaskSpec, seed: int, base_dir: Path) -> DataTask:
         extract,
         spec.planning,
     )
+
+
+def _check_answers(spec: TaskSpec, parts: dict[str, list[Record]]) -> None:
+    """The rows a reward grades have the reference it compares with: an answer (exact, numeric, a regex
+    with `{answer}`), and a number in it (numeric); otherwise the run would fail mid-training."""
+    kind = spec.reward.kind
+    if not (kind in ("exact", "numeric") or (kind == "regex" and "{answer}" in spec.reward.pattern)):
+        return
+    for name, rows in parts.items():
+        missing = sum(r.answer is None for r in rows)
+        if missing:
+            raise TaskBuildError(
+                ("reward", "kind"), f"{kind} reward needs an answer, but {missing} {name} rows have none"
+            )
+        if kind == "numeric":
+            bad = [r.answer for r in rows if last_number(r.answer) is None]
+            if bad:
+                raise TaskBuildError(
+                    ("reward", "kind"),
+                    f"numeric reward needs a number in every answer, but {len(bad)} {name} rows have none "
+                    f"(e.g. {bad[0][:40]!r})",
+                )
 
 
 def _build_reward(spec: TaskSpec, base_dir: Path) -> tuple[Reward, Extract]:

@@ -28,10 +28,9 @@ import hashlib
 import random
 import re
 import string
-from typing import Protocol
 
 from curriculum.seeding import py_rng
-from tasks.base import Record, TaskKind, final_answer
+from tasks.base import Generator, Record, TaskKind, final_answer
 from tasks.registry import builtin_task
 
 SPLITS = ("train", "test")
@@ -39,20 +38,6 @@ SPLITS = ("train", "test")
 # the model (as "Let's think step by step" is for an LLM) that SFT on expert demonstrations can shift.
 EXPERT_MARK = "work: "
 LETTERS = string.ascii_lowercase
-
-
-class Generator(Protocol):
-    """A built-in task: draws problems, writes demonstrations in a style, checks answers."""
-
-    name: str
-    kind: TaskKind
-    description: str
-
-    def problem(self, rng: random.Random) -> Record: ...
-
-    def solve(self, record: Record, style: str, rng: random.Random) -> str: ...
-
-    def check(self, record: Record, answer: str) -> bool: ...
 
 
 def split_of(prompt: str) -> str:

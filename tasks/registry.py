@@ -7,13 +7,20 @@ no plugin: `tasks.build` (the one build module) imports the plugin modules, so a
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from tasks.base import Extract, Generator, Record, Reward
 
 T = TypeVar("T")
+# (the kind's source spec, split, base folder of relative paths, seed, rows a generator makes) -> rows
+Loader = Callable[[Any, str, Path, int, int], list[Record]]
+# (the kind's reward spec, the task's built-in generator or None, base folder) -> (reward, answer extraction)
+RewardBuilder = Callable[[Any, "str | None", Path], tuple[Reward, Extract]]
 
-BUILTIN_TASKS: dict[str, object] = {}  # name -> Generator (tasks.builtin)
-SOURCES: dict[str, Callable] = {}  # source kind -> loader (tasks.sources)
-REWARDS: dict[str, Callable] = {}  # reward kind -> builder (tasks.rewards)
+BUILTIN_TASKS: dict[str, Generator] = {}  # name -> generator (tasks.builtin)
+SOURCES: dict[str, Loader] = {}  # source kind -> loader (tasks.sources)
+REWARDS: dict[str, RewardBuilder] = {}  # reward kind -> builder (tasks.rewards)
 
 
 def builtin_task(cls: type[T]) -> type[T]:

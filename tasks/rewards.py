@@ -3,7 +3,7 @@ list[float]`, and the answer part of a completion as that reward reads it (`Extr
 `unique` counts distinct).
 
 - `exact`: 1 if the extracted answer equals `record.answer`. Answer: the pattern's first group, or the text
-  after the last `=>`, or the whole completion.
+  after the last `=>`, or the whole completion; lowercased with `ignore_case`.
 - `numeric`: 1 if the last number equals the reference's last number within `tolerance`. Answer: the last
   number (`12.0` and `12` are one answer), or the text when there is none.
 - `regex`: 1 if `re.search(pattern)` matches; `{answer}` is the escaped reference. Answer: the whole text.
@@ -66,20 +66,19 @@ def build_exact(spec: ExactReward, builtin_name: str | None, base_dir: Path) -> 
 
     def extract(text: str) -> str:
         if pattern is None:
-            return final_answer(text)
-        match = pattern.search(text)
-        if match is None:
-            return ""
-        found = match.group(1) if match.groups() else match.group(0)
-        return (found or "").strip()  # a group that took no part in the match extracts nothing
+            found = final_answer(text)
+        else:
+            match = pattern.search(text)
+            groups = match.groups() if match is not None else ()
+            found = "" if match is None else (match.group(1) if groups else match.group(0)) or ""
+            found = found.strip()  # a group that took no part in the match extracts nothing
+        return found.lower() if spec.ignore_case else found
 
     def one(record: Record, completion: str) -> float:
         if record.answer is None:
             raise RewardError(f"exact reward needs an answer for prompt {record.prompt[:60]!r}")
-        got, want = extract(completion), record.answer.strip()
-        if spec.ignore_case:
-            got, want = got.lower(), want.lower()
-        return 1.0 if got == want else 0.0
+        want = record.answer.strip()
+        return 1.0 if extract(completion) == (want.lower() if spec.ignore_case else want) else 0.0
 
     return _per_completion(one), extract
 
@@ -95,7 +94,9 @@ def build_numeric(spec: NumericReward, builtin_name: str | None, base_dir: Path)
 
     def extract(completion: str) -> str:
         number = last_number(completion)
-        return whole(completion) if number is None else format(number, "g")
+        if number is None:
+            return whole(completion)
+        return str(int(number)) if number.is_integer() else repr(number)  # 12.0 and 12 are one answer
 
     return _per_completion(one), extract
 

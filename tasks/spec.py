@@ -9,6 +9,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
+from curriculum.records import TaskKind
 from curriculum.spec import NonNegInt, PosInt, Spec
 
 # --------------------------------------------------------------------------------------------------
@@ -157,7 +158,7 @@ class TaskSpec(Spec):
     """One task: its label, its data (SFT demonstrations, RL prompts, eval set), its reward, its prerequisites."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", description="Unique task id (letters, digits, _ . -).")
-    kind: Literal["structured", "creative"] = Field(
+    kind: TaskKind = Field(
         description="`structured`: one verifiable answer (RL shrinks entropy); `creative`: many valid answers "
         "(RL expands entropy)."
     )

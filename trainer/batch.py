@@ -35,7 +35,7 @@ class RLPrompt:
     prompt_ids: list[int]
     grade: Grader = field(compare=False)
     demo: str | None = None
-    planning: object = field(default=None, compare=False)  # the task's planning markers, if any
+    planning: list[str] | str | None = field(default=None, compare=False)  # the task's planning markers, if any
 
 
 @dataclass(frozen=True)
@@ -55,4 +55,4 @@ class EvalSet:
     kind: str
     prompts: list[RLPrompt]
     extract: Callable[[str], str]  # a completion -> its answer part (what `unique` counts distinct)
-    planning: object = None  # the task's planning markers (phrases or a regex), if any
+    planning: list[str] | str | None = None  # the task's planning markers (phrases or a regex), if any

@@ -116,3 +116,8 @@ class EvaluationSpec(Spec):
         "KL(policy || base) on the policy's own eval samples (no base sampling).",
     )
     batch_size: PosInt = Field(128, description="Sequences per generation call.")
+
+
+def eval_max_new_tokens(training: TrainingSpec, evaluation: EvaluationSpec) -> int:
+    """The longest eval completion: `evaluation.max_new_tokens`, by default the rollouts' own."""
+    return evaluation.max_new_tokens or training.rollout.max_new_tokens

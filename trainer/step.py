@@ -69,13 +69,13 @@ def train_step(
     G = training.rollout.group_size
     scored = roll_out(model, fmt, batch.rl, training, runtime, seed, step) if batch.rl else None
     gated = gated_prompts(batch.rl, scored.rewards, d.gate_below) if scored else []
-    sft_rows = list(batch.sft) + [
+    train_rows = list(batch.sft) + [
         SFTRow(p.task, p.prompt_ids, fmt.completion_ids(p.demo)) for p, g in zip(batch.rl, gated) if g
     ]
     mu_of = step_mu(d, sum(gated) / len(batch.rl) if batch.rl else 0.0)
     # SFT rows at mu 0 train nothing and stay out of the SFT token mean, as RL groups at mu 1 leave the
     # RL part: neither dilutes the rows that train
-    sft_rows = [r for r in sft_rows if mu_of(r.task) > 0]
+    train_rows = [r for r in train_rows if mu_of(r.task) > 0]
     if scored is not None:
         dropped = int(zero_variance(scored.rewards).sum()) if d.drop_zero_variance else None
         scored = replace(scored, stats=replace(scored.stats, dropped_groups=dropped))
@@ -85,7 +85,7 @@ def train_step(
 
     # L = (1 - mu) * L_RL + mu * L_SFT: each backward adds its part's term of the gradient of L
     optimizer.zero_grad(set_to_none=True)
-    sft = backward_sft(model, fmt, sft_rows, d.sft_weighting, mu_of, training, runtime) if sft_rows else None
+    sft = backward_sft(model, fmt, train_rows, d.sft_weighting, mu_of, training, runtime) if train_rows else None
     rl = None
     if scored is not None and scored.rollouts.response_ids.shape[0]:
         rl = backward_rl(model, scored, mu_of, training, runtime, reference)

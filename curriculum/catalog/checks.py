@@ -2,9 +2,10 @@
 
 They run on the raw YAML data, part by part, so a problem is reported even when the schema fails
 elsewhere in the file (every error at once). Each rule lives in one place: the task-level rules in
-`tasks` (`tasks.sources.check`, `tasks.sources.split_problem`, `tasks.spec.reward_problem`), the
-prerequisite graph in `curriculum.signals.ordering.prerequisite_problems`; the rules that join sections
-(an order naming the tasks, HICRA needing planning markers, batches that train nothing) are here.
+`tasks` (`tasks.sources.check_source`, `tasks.sources.split_problem`, `tasks.spec.reward_problem`), the
+prerequisite graph in `curriculum.signals.ordering.prerequisite_problems`, stage lengths in
+`schedulers.staged.stage_lengths`; the rules that join sections (an order naming the tasks, HICRA needing
+planning markers, batches that train nothing) are here.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from curriculum.catalog.yamlio import PathT
 from curriculum.signals.ordering import prerequisite_problems
+from schedulers.base import SchedulerError
+from schedulers.staged import stage_lengths
 from tasks.sources import SourceError, check_source, import_function, split_problem
 from tasks.spec import SourceSpec, TaskSpec, reward_problem
+from trainer.config import TrainingSpec
 
 PARTS = {"sft": "train", "rl": "train", "eval": "test"}  # part -> its default split
 
@@ -72,13 +76,12 @@ def _order_problems(order: dict, tasks: list, training: Any) -> list[tuple[PathT
                     if need in fixed and fixed.index(need) > k:
                         problems.append((where, f"task {task} requires {need}, which comes after it"))
     lengths = order.get("stage_steps")
-    if isinstance(lengths, list):
-        where = ("schedule", "order", "stage_steps")
-        if len(lengths) != len(ids):
-            problems.append((where, f"{len(lengths)} stage lengths for {len(ids)} tasks (one stage per task)"))
-        steps = training.get("steps", 200) if isinstance(training, dict) else 200
-        if all(isinstance(n, int) for n in lengths) and isinstance(steps, int) and sum(lengths) != steps:
-            problems.append((where, f"stage lengths add up to {sum(lengths)}, training.steps is {steps}"))
+    steps = (training if isinstance(training, dict) else {}).get("steps", TrainingSpec.model_fields["steps"].default)
+    if isinstance(lengths, list) and all(isinstance(n, int) for n in lengths) and isinstance(steps, int):
+        try:
+            stage_lengths(steps, len(ids), lengths)
+        except SchedulerError as exc:
+            problems.append((("schedule", "order", "stage_steps"), str(exc)))
     return problems
 
 

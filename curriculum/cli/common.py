@@ -7,9 +7,14 @@ from pathlib import Path
 from curriculum.catalog import Catalog, load_catalog
 
 
+def with_steps(overrides: list[str], steps: int | None) -> list[str]:
+    """The overrides with `--steps N` as the last one, training.steps=N."""
+    return [*overrides, *([f"training.steps={steps}"] if steps is not None else [])]
+
+
 def load(path: str | Path, overrides: list[str], steps: int | None = None) -> Catalog:
-    """The validated catalog (raises CatalogInvalid with every error); `--steps N` is training.steps=N."""
-    return load_catalog(path, [*overrides, *([f"training.steps={steps}"] if steps is not None else [])])
+    """The validated catalog (raises CatalogInvalid with every error)."""
+    return load_catalog(path, with_steps(overrides, steps))
 
 
 def base_dir(path: str | Path) -> Path:

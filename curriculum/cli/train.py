@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from curriculum.cli.common import base_dir, load
+from curriculum.cli.common import base_dir, load, with_steps
 from curriculum.cli.output import console
 from curriculum.errors import UserError
 
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from curriculum.views.train import LiveDisplay, render_summary
 
     display = LiveDisplay(console, bar=not args.no_progress)
-    overrides = list(args.overrides) + ([f"training.steps={args.steps}"] if args.steps is not None else [])
+    overrides = with_steps(list(args.overrides), args.steps)
     catalog_path = args.catalog
     if args.resume:
         if catalog_path and "=" in catalog_path and not Path(catalog_path).exists():

@@ -36,8 +36,8 @@ def plan_summary(catalog: Catalog, tasks: list[DataTask], decisions: list[Decisi
     out["stages"] = []
     for stage in stages((d.step, d.stage) for d in decisions):
         group = decisions[stage.first : stage.last + 1]
-        sft = sum(d.sft_rows for d in group) / len(group)
-        rl = sum(d.rl_rows for d in group) / len(group)
+        sft = sum(d.sft_total for d in group) / len(group)
+        rl = sum(d.rl_total for d in group) / len(group)
         out["stages"].append(
             {
                 "name": stage.name,
@@ -47,7 +47,7 @@ def plan_summary(catalog: Catalog, tasks: list[DataTask], decisions: list[Decisi
                 "sft_per_step": sft,
                 "rl_per_step": rl,
                 "rollouts_per_step": rl * G,
-                "sft_weighting": sorted({d.sft_weighting for d in group if d.sft_rows}),
+                "sft_weighting": sorted({d.sft_weighting for d in group if d.sft_total}),
             }
         )
     rows = []

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from curriculum.records import SFT_LOSS, STEP, eval_column
+from curriculum.records import SFT_LOSS, STEP, TASK_KINDS, eval_column
 from curriculum.report.load import mean, num, series
 from curriculum.signals.phases import detect_phases, slope
 from curriculum.signals.transfer import (
@@ -52,7 +52,6 @@ from curriculum.signals.transfer import (
 )
 
 WINDOW = 3  # evals in the entropy trend
-KINDS = ("structured", "creative")
 
 
 def accuracy_section(tasks: list[str], stages: list[dict], evals: list[dict]) -> dict[str, Any]:
@@ -134,7 +133,7 @@ def _start_end(evals: list[dict], key: str) -> tuple[float | None, float | None]
 
 def _by_kind(rows: list[dict], fields: list[str]) -> list[dict[str, Any]]:
     """The mean of each field over the tasks of each kind (structured, creative, then any other)."""
-    kinds = [k for k in KINDS if any(r["kind"] == k for r in rows)]
+    kinds = [k for k in TASK_KINDS if any(r["kind"] == k for r in rows)]
     kinds += sorted({r["kind"] for r in rows} - set(kinds))
     out = []
     for kind in kinds:

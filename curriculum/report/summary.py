@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from curriculum.records import STEP, eval_column
-from curriculum.report.sections import KINDS
+from curriculum.records import STEP, TASK_KINDS, eval_column
 
 METRICS = ("score", "sampled", "entropy")
 
@@ -21,7 +20,7 @@ def eval_summary(evals: list[dict[str, Any]], kinds: dict[str, str]) -> dict[str
         for t, k in kinds.items()
     ]
     by_kind = []
-    for kind in KINDS:
+    for kind in TASK_KINDS:
         ids = [t for t, k in kinds.items() if k == kind]
         if ids:
             means = {

@@ -37,6 +37,7 @@ from curriculum.signals.measurements import Measurements
 from curriculum.signals.stages import stage_ends
 from schedulers.staged import Staged
 from trainer.checkpoint import checkpoint_dirs
+from trainer.config import eval_max_new_tokens
 from trainer.evaluate import run_eval
 from trainer.model import load_model
 from trainer.runtime import Runtime, make_runtime
@@ -102,7 +103,7 @@ def train(
         run.write_info(info)
 
     eval_at = set(stage_ends((d.step, d.stage) for d in planned))  # the accuracy matrix's rows
-    eval_tokens = e.max_new_tokens or t.rollout.max_new_tokens
+    eval_tokens = eval_max_new_tokens(t, e)
 
     def evaluate(done: int) -> None:
         record = run_eval(

@@ -31,6 +31,7 @@ from curriculum.signals.ordering import best_order, predicted_rows, transfer_mat
 from schedulers.build import build_scheduler
 from schedulers.spec import ConstantSchedule, ScheduleSpec
 from tasks.build import DataTask
+from trainer.config import eval_max_new_tokens
 from trainer.evaluate import run_eval
 from trainer.model import Formatter
 from trainer.runtime import Runtime
@@ -59,7 +60,7 @@ def probe_transfer(
     # bursts: constant learning rate, no warmup; evaluations: greedy scores only (one sample, no KL)
     training = catalog.training.model_copy(update={"steps": steps, "warmup_steps": 0, "lr_decay": "constant"})
     evaluation = catalog.evaluation.model_copy(update={"kl_samples": 0, "samples": 1})
-    eval_tokens = catalog.evaluation.max_new_tokens or catalog.training.rollout.max_new_tokens
+    eval_tokens = eval_max_new_tokens(catalog.training, catalog.evaluation)
 
     def scores(seed: int) -> dict[str, float]:
         record = run_eval(

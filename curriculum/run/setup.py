@@ -19,6 +19,7 @@ from curriculum.signals.measurements import Measurements
 from schedulers.base import Scheduler, TaskInfo
 from schedulers.build import build_scheduler
 from tasks.build import DataTask, TaskBuildError, build_task
+from trainer.config import eval_max_new_tokens
 from trainer.model import Formatter
 
 
@@ -60,7 +61,7 @@ def check_lengths(model: torch.nn.Module, fmt: Formatter, tasks: list[DataTask],
     if not limit:
         return
     rollout_tokens = catalog.training.rollout.max_new_tokens
-    eval_tokens = catalog.evaluation.max_new_tokens or rollout_tokens
+    eval_tokens = eval_max_new_tokens(catalog.training, catalog.evaluation)
     for task in tasks:
         longest_prompt = max(len(fmt.prompt_ids(r.prompt)) for r in [*task.rl, *task.eval, *task.sft])
         budget = longest_prompt + max(rollout_tokens, eval_tokens)

@@ -79,12 +79,13 @@ from typing import Literal
 
 import networkx as nx
 
+from curriculum.records import TASK_KINDS
+
 Scores = Mapping[str, float]
 Transfer = Mapping[str, Mapping[str, float]]  # D[trained task][scored task]
 Bounds = Mapping[str, tuple[float, float]]
 Method = Literal["exhaustive", "greedy", "fallback"]
 
-KINDS = ("structured", "creative")
 TIE = 1e-9  # objectives closer than this are a tie
 
 
@@ -244,7 +245,7 @@ def _better(key: tuple[float, list[int]], best: tuple[float, list[int]]) -> bool
 
 def _fallback(tasks: Sequence[str], kinds: Mapping[str, str], graph: nx.DiGraph) -> list[str]:
     """Structured tasks and everything they need first, then the rest; catalog order within each group."""
-    bad = [f"{t!r}: {kinds.get(t)!r}" for t in tasks if kinds.get(t) not in KINDS]
+    bad = [f"{t!r}: {kinds.get(t)!r}" for t in tasks if kinds.get(t) not in TASK_KINDS]
     if bad:
         raise ValueError(f"every task needs a kind, 'structured' or 'creative'; got {', '.join(bad)}")
     early = {t for t in tasks if kinds[t] == "structured"}

@@ -1,5 +1,6 @@
 """The floors of the house (ARCHITECTURE.md): imports only point down, and no module imports itself in a
-circle. Read with `ast` from the source, so an import inside a function counts as much as one at the top.
+circle. Read with `ast` from the source, so an import inside a function counts as much as one at the top
+(an `importlib.import_module("...")` string is not an import statement and is not seen).
 
     leaf        curriculum.{seeding, errors, spec, records}, curriculum.signals    nothing else of ours
     components  tasks, schedulers, trainer                                         leaves, themselves

@@ -54,7 +54,7 @@ def test_reward_adaptive_by_hand():
     d = s.decide(3, m)
     assert d.task_mu["a"] == pytest.approx(0.25) and d.task_mu["b"] == 0.0
     assert d.sft == {"a": 4}
-    assert d.rl_rows == 3  # RL prompts keep coming, to keep measuring the reward
+    assert d.rl_total == 3  # RL prompts keep coming, to keep measuring the reward
     assert d.mu == pytest.approx(0.25 / 3)  # (0.25 + 0 + 0) / 3
     assert "a reward 0.35 (2 steps) -> 0.25" in d.why and "b reward 0.80 (2 steps) -> 0.00" in d.why
     assert d.stage == "adaptive"
@@ -112,7 +112,7 @@ def test_phase_aware_holds_peak_then_decays_after_overfit():
     # a later rise (readapt) does not undo the detection
     d = s.decide(120, _pa_measurements(90, extra=[(100, 0.58)]))
     assert d.task_mu["a"] == 0.2
-    assert d.sft_rows == 4 and d.rl_rows == 2
+    assert d.sft_total == 4 and d.rl_total == 2
 
 
 def test_phase_aware_needs_a_falling_sft_loss_and_uses_the_thresholds():
@@ -214,7 +214,7 @@ def test_entropy_guard_rows_follow_the_shares():
     s = build_scheduler(spec(**EG), EG_TASKS, 100)
     m = _eg_evals(*EG_EVALS[:1])  # shares s 1/4, c 1/2, d 1/4; SFT by weight to mu > 0 (all three)
     decisions = [s.decide(t, m) for t in range(4)]
-    assert all(d.rl_rows == 6 and d.sft_rows == 3 for d in decisions)
+    assert all(d.rl_total == 6 and d.sft_total == 3 for d in decisions)
     rl = {t: sum(d.rl.get(t, 0) for d in decisions) for t in "scd"}
     assert rl == {"s": 6, "c": 12, "d": 6}  # 24 prompts * (1/4, 1/2, 1/4)
 

@@ -65,7 +65,7 @@ def test_catalog_with_each_adaptive_kind_validates(tmp_path, schedule, field, va
     assert getattr(catalog.schedule, field) == value
     tasks = [TaskInfo(t.id, t.kind, t.weight) for t in catalog.tasks]
     decision = build_scheduler(catalog.schedule, tasks, catalog.training.steps).decide(0, Measurements())
-    assert decision.rl_rows == catalog.schedule.rl_batch
+    assert decision.rl_total == catalog.schedule.rl_batch
 
 
 @pytest.mark.parametrize(

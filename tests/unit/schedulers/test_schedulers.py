@@ -51,11 +51,11 @@ def test_chord_step_with_mu_zero_has_no_sft_rows():
     )
     s = build_scheduler(spec, TASKS, 10)
     first = s.decide(0, M)  # warmup from 0
-    assert first.mu == 0.0 and first.sft == {} and first.rl_rows == spec.rl_batch
+    assert first.mu == 0.0 and first.sft == {} and first.rl_total == spec.rl_batch
     peak = s.decide(4, M)  # mu = 1: SFT only
-    assert peak.mu == 1.0 and peak.rl == {} and peak.sft_rows == spec.sft_batch
+    assert peak.mu == 1.0 and peak.rl == {} and peak.sft_total == spec.sft_batch
     middle = s.decide(6, M)  # both parts
-    assert 0 < middle.mu < 1 and middle.sft_rows == spec.sft_batch and middle.rl_rows == spec.rl_batch
+    assert 0 < middle.mu < 1 and middle.sft_total == spec.sft_batch and middle.rl_total == spec.rl_batch
 
 
 def test_sequential_is_sft_then_rl():
@@ -64,8 +64,8 @@ def test_sequential_is_sft_then_rl():
     decisions = [s.decide(t, M) for t in range(6)]
     assert [d.stage for d in decisions] == ["sft"] * 3 + ["rl"] * 3
     assert [d.mu for d in decisions] == [1.0] * 3 + [0.0] * 3
-    assert all(d.sft_rows == 6 and d.rl == {} for d in decisions[:3])
-    assert all(d.rl_rows == 3 and d.sft == {} for d in decisions[3:])
+    assert all(d.sft_total == 6 and d.rl == {} for d in decisions[:3])
+    assert all(d.rl_total == 3 and d.sft == {} for d in decisions[3:])
     assert decisions[0].sft == {"a": 2, "b": 2, "c": 2}
     assert "sft_steps 3" in decisions[0].why
 
@@ -75,7 +75,7 @@ def test_constant_mixes_every_step():
     s = build_scheduler(spec, TASKS, 5)
     for t in range(5):
         d = s.decide(t, M)
-        assert (d.mu, d.sft_rows, d.rl_rows) == (0.3, 3, 6)
+        assert (d.mu, d.sft_total, d.rl_total) == (0.3, 3, 6)
 
 
 def test_mixer_rounding_by_hand():

@@ -32,7 +32,7 @@ def test_stage_lengths_split_evenly_remainder_first():
     assert stage_lengths(10, 3) == [4, 3, 3]  # 10 = 3 * 3 + 1: the first stage gets the extra step
     assert stage_lengths(11, 3) == [4, 4, 3]
     assert stage_lengths(9, 3, [2, 3, 4]) == [2, 3, 4]
-    with pytest.raises(SchedulerError, match="adding up to 9"):
+    with pytest.raises(SchedulerError, match="stage lengths add up to 10, training.steps is 9"):
         stage_lengths(9, 3, [2, 3, 5])
     with pytest.raises(SchedulerError, match="cannot make 3 stages"):
         stage_lengths(2, 3)

@@ -201,6 +201,18 @@ def test_exact_reward_on_rows_without_answers_is_an_error(tmp_path):
     assert "exact reward needs an answer, but 7 rl rows have none" == str(err.value)
 
 
+def test_numeric_reward_on_answers_without_a_number_is_an_error_before_training(tmp_path):
+    """A numeric reward reads the last number of the reference: an answer with none is refused when the task
+    is built (`curriculum train` says so in one line), not in the middle of training."""
+    rows = [{"prompt": f"{i}+1=", "answer": str(i + 1)} for i in range(9)] + [{"prompt": "x=", "answer": "none"}]
+    write_jsonl(tmp_path / "data.jsonl", rows)
+    spec = task(source={"kind": "jsonl", "path": "data.jsonl"}, eval={"split": "train", "size": 2})
+    spec.reward = {"kind": "numeric"}
+    with pytest.raises(TaskBuildError, match="numeric reward needs a number in every answer") as err:
+        build_task(spec, 0, tmp_path)
+    assert err.value.path == ("reward", "kind") and "'none'" in str(err.value)
+
+
 def test_numeric_reward_on_eval_rows_without_answers_is_an_error(tmp_path):
     write_jsonl(tmp_path / "train.jsonl", qa_rows(10))
     write_jsonl(tmp_path / "test.jsonl", [{"prompt": "x"}, {"prompt": "y"}])

@@ -324,10 +324,13 @@ def test_each_reward_reads_the_answer_part_it_grades():
     assert extract(kind="exact")("work: 7+5=12 => 12 ") == "12"
     assert extract(kind="exact", pattern=r"#### (\d+)")("so 3 + 4 = 7 #### 7") == "7"
     assert extract(kind="exact", pattern=r"#### (\d+)")("no marker") == ""
+    assert extract(kind="exact", ignore_case=True)("=> Paris") == extract(kind="exact", ignore_case=True)("=> paris")
     # numeric: the last number, so two wordings of one answer are one answer, and 12.0 is 12
     numeric = extract(kind="numeric")
     assert numeric("The answer is 12.") == numeric("so 5 + 7 = 12.0") == "12"
     assert numeric("1,234.5 apples") == "1234.5"
+    assert numeric("1234567") != numeric("1234568")  # every digit counts (not 6 significant ones)
+    assert numeric("x = 0.1") == "0.1" and numeric("-3") == "-3"
     assert numeric("  no number  ") == "no number"
     # regex and python read the whole completion; builtin tasks their `=>` answer
     assert extract(kind="regex", pattern="a")(" whole text ") == "whole text"

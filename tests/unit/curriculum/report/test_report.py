@@ -58,7 +58,7 @@ def eval_rows(steps: list[int], **per_metric: dict[str, list[float]]) -> list[di
 # ------------------------------------------------------------------------------------- staged run
 # Catalog order word, sort, reverse; the stages train sort (steps 0-1), reverse (2-3), word (4-5), so
 # they end at steps 2, 4, 6. Step 3 is an extra eval: in the curves, not in R.
-# R in stage order (sort, reverse, word), the matrix of tests/test_transfer.py:
+# R in stage order (sort, reverse, word), the matrix of tests/unit/curriculum/signals/test_transfer.py:
 #   base     0.10 0.20 0.30
 #   sort     0.80 0.30 0.35
 #   reverse  0.85 0.90 0.60

@@ -1,6 +1,6 @@
 """Task ordering by measured transfer against numbers worked by hand (the arithmetic is in the comments).
 
-Recurrence (curriculum/ordering.py): stage k trains t; t goes to max(current, s0_t + D[t][t]) (its
+Recurrence (curriculum/signals/ordering.py): stage k trains t; t goes to max(current, s0_t + D[t][t]) (its
 saturated level), every other task i moves by D[t][i]; everything is clipped to [0, 1].
 """
 
