@@ -109,6 +109,9 @@ def bench_decoding(catalog_path: str, n: int = 48, max_new_tokens: int = 40, rep
 
 
 def main() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # the figures are the output
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--catalog", default="catalogs/demo.yaml")
     parser.add_argument("--steps", type=int, default=10)
