@@ -1,5 +1,5 @@
 """Rebuild the tiny-base model (the demo's starting point) by a short pre-training on the built-in
-tasks (recipe: `curriculum.run.base_model`). About 7 minutes on 2 CPU cores; prints the held-out score per
+tasks (recipe: `curriculum.run.base_model`). 7 to 10 minutes on 2 CPU cores; prints the held-out score per
 task, as the model answers by itself and once started on a scratchpad."""
 
 from __future__ import annotations

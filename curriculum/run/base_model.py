@@ -3,7 +3,7 @@
 The demo must start from a base model, not random weights: one that already answers the built-in
 tasks tersely, with partial accuracy, so that SFT on expert-style demonstrations visibly shifts it and
 has something to teach. This is that model, made by the project's own code: `curriculum build-base`
-writes it to `trainer/assets/tiny-base` (about 3.5 MB; about 7 minutes on 2 CPU cores).
+writes it to `trainer/assets/tiny-base` (about 3.5 MB; 7 to 10 minutes on 2 CPU cores).
 
 Recipe (seeded, CPU): a random tiny Llama; `rows_per_task` train rows of each built-in task, a share
 of them (`EXPERT_FRACTION`) in the expert style and the rest in the terse base style; AdamW with a
