@@ -67,11 +67,10 @@ def build_exact(spec: ExactReward, builtin_name: str | None, base_dir: Path) -> 
     def extract(text: str) -> str:
         if pattern is None:
             found = final_answer(text)
-        else:
-            match = pattern.search(text)
-            groups = match.groups() if match is not None else ()
-            found = "" if match is None else (match.group(1) if groups else match.group(0)) or ""
-            found = found.strip()  # a group that took no part in the match extracts nothing
+        elif (match := pattern.search(text)) is None:
+            found = ""
+        else:  # a group that took no part in the match extracts nothing
+            found = ((match.group(1) if match.groups() else match.group(0)) or "").strip()
         return found.lower() if spec.ignore_case else found
 
     def one(record: Record, completion: str) -> float:

@@ -119,14 +119,10 @@ def _task_problems(tasks: list, base_dir: Path) -> list[tuple[PathT, str]]:
                 problems.append(((i, part, "split"), problem))
         problems += [((i, *p), m) for p, m in _reward_problems(task, base_dir)]
     requires = {t["id"]: t["requires"] for i, t in enumerate(tasks) if _first_with_requires(t, i, ids)}
-    named = {t: [r for r in reqs if isinstance(r, str)] for t, reqs in requires.items()}  # the schema names the rest
-    _, found = prerequisite_problems(list(ids), named)
+    _, found = prerequisite_problems(list(ids), requires)
     for p in found:
-        if p.index is None:
-            problems.append(((ids[p.task], "requires"), p.message))
-        else:  # the index among the string entries: map it back to the list position
-            positions = [j for j, r in enumerate(requires[p.task]) if isinstance(r, str)]
-            problems.append(((ids[p.task], "requires", positions[p.index]), p.message))
+        where = (ids[p.task], "requires") if p.index is None else (ids[p.task], "requires", p.index)
+        problems.append((where, p.message))
     return problems
 
 

@@ -275,6 +275,8 @@ def prerequisite_problems(
     graph.add_nodes_from(tasks)
     for task, reqs in requires.items():
         for j, req in enumerate(reqs):
+            if not isinstance(req, str):
+                continue  # not a task id at all: the catalog schema says so
             if req not in graph:
                 problems.append(
                     PrerequisiteProblem(task, j, f"task {task!r} requires unknown task {req!r}; tasks: {known}")

@@ -120,26 +120,17 @@ def test_evaluate_k3_kl_to_base_on_the_policys_own_samples():
     base, _ = tiny_base()
     prompts = [RLPrompt("t", fmt.prompt_ids(p), lambda cs: [0.0] * len(cs)) for p in ("rev(abcd)=", "7+5=")]
     args = dict(max_new_tokens=16, temperature=1.0, batch_size=16, samples=4, kl_samples=1, kl_estimator="k3")
-    same = evaluate(
-        model,
-        fmt,
-        [EvalSet("t", "structured", prompts, final_answer)],
-        generator=torch.Generator().manual_seed(1),
-        base=base,
-        **args,
-    )["t"]
+
+    def k3_eval():  # the same samples each time (generator seed 1), against the base as it is now
+        sets = [EvalSet("t", "structured", prompts, final_answer)]
+        return evaluate(model, fmt, sets, generator=torch.Generator().manual_seed(1), base=base, **args)["t"]
+
+    same = k3_eval()
     assert same.kl_base is None and abs(same.kl_k3) < 1e-5  # equal weights: k3 = 0 up to float rounding
     with torch.no_grad():
         for p in base.parameters():
             p.add_(0.02 * torch.randn(p.shape, generator=torch.Generator().manual_seed(3)))
-    moved = evaluate(
-        model,
-        fmt,
-        [EvalSet("t", "structured", prompts, final_answer)],
-        generator=torch.Generator().manual_seed(1),
-        base=base,
-        **args,
-    )["t"]
+    moved = k3_eval()
     out = _eval_samples(model, fmt, prompts, temperature=1.0)
     with torch.no_grad():
         ref = completion_logprobs(base, out.prompt_ids, out.prompt_mask, out.response_ids, out.response_mask)
