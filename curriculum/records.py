@@ -31,6 +31,10 @@ REWARD, RESPONSE_LEN, ZERO_VAR_FRAC = "rl/reward", "rl/response_len", "rl/zero_v
 PLANNING_FRAC, DROPPED_GROUPS = "rl/planning_frac", "rl/dropped_groups"
 CLIP_FRAC, APPROX_KL, KL = "rl/clip_frac", "rl/approx_kl", "rl/kl"
 STEP_SECONDS, TOKENS_PER_SECOND = "perf/step_seconds", "perf/tokens_per_second"
+# compute: tokens through the model, as `curriculum.compute` counts them (also EVAL_TOKENS in evals.parquet)
+SFT_SEQ_TOKENS, RL_SEQ_TOKENS = "compute/sft_tokens", "compute/rl_tokens"  # forward + backward
+PREFILL_TOKENS, GENERATED_TOKENS = "compute/prefill_tokens", "compute/generated_tokens"  # forward only
+REFERENCE_TOKENS, EVAL_TOKENS = "compute/reference_tokens", "compute/eval_tokens"  # forward only
 # decisions.parquet and plan.parquet (also sft_rows_column, rl_prompts_column)
 DECISION_MU, SFT_WEIGHTING, WHY, GATE_BELOW, DROP_ZERO_VARIANCE = (
     "mu",
@@ -207,6 +211,13 @@ class StepRecord:
     rl: RLLossStats | None  # None: no RL rows trained
     step_seconds: float
     tokens_per_second: float
+    # compute (`curriculum.compute`): prompt + completion tokens of the trained rows (forward and backward),
+    # rollout prompt tokens (prefill) and sampled tokens (forward), the reference's forward for the KL penalty
+    sft_seq_tokens: int = 0
+    rl_seq_tokens: int = 0
+    prefill_tokens: int = 0
+    generated_tokens: int = 0
+    reference_tokens: int = 0
 
     def row(self) -> dict[str, Any]:
         """The step as a flat row of steps.parquet (absent parts leave their columns out)."""
@@ -242,6 +253,15 @@ class StepRecord:
             if self.rl.kl is not None:
                 row[KL] = self.rl.kl
         row.update({STEP_SECONDS: self.step_seconds, TOKENS_PER_SECOND: self.tokens_per_second})
+        row.update(
+            {
+                SFT_SEQ_TOKENS: self.sft_seq_tokens,
+                RL_SEQ_TOKENS: self.rl_seq_tokens,
+                PREFILL_TOKENS: self.prefill_tokens,
+                GENERATED_TOKENS: self.generated_tokens,
+                REFERENCE_TOKENS: self.reference_tokens,
+            }
+        )
         return row
 
 
@@ -271,10 +291,11 @@ class EvalRecord:
 
     step: int
     tasks: dict[str, TaskEval]
+    tokens: int = 0  # tokens the evaluation passed through a model (prompts, samples, teacher-forced passes)
 
     def row(self) -> dict[str, Any]:
-        """The evaluation as a flat row of evals.parquet: step, eval/<task>/<metric>."""
-        row: dict[str, Any] = {STEP: self.step}
+        """The evaluation as a flat row of evals.parquet: step, compute/eval_tokens, eval/<task>/<metric>."""
+        row: dict[str, Any] = {STEP: self.step, EVAL_TOKENS: self.tokens}
         for task, m in self.tasks.items():
             for metric in EVAL_METRICS:
                 value = getattr(m, metric)

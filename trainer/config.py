@@ -73,6 +73,14 @@ class GRPOSpec(Spec):
     )
 
 
+BUDGET_OVERRUN = 4  # a run with a compute budget ends by this many times training.steps, budget reached or not
+
+
+def step_limit(training: "TrainingSpec") -> int:
+    """The last step a run may take: training.steps, or BUDGET_OVERRUN times it under a compute budget."""
+    return training.steps if training.compute_budget is None else training.steps * BUDGET_OVERRUN
+
+
 class TrainingSpec(Spec):
     """Optimizer, rollouts, checkpoints, device."""
 
@@ -87,6 +95,12 @@ class TrainingSpec(Spec):
     )
     rollout: RolloutSpec = Field(default_factory=RolloutSpec, description="RL sampling.")
     grpo: GRPOSpec = Field(default_factory=GRPOSpec, description="RL loss.")
+    compute_budget: Annotated[float, Field(gt=0.0)] | None = Field(
+        None,
+        description="Training FLOPs (as `curriculum.compute` counts them) at which the run ends: the step that "
+        "reaches the budget is the last. `steps` then shapes the schedule, and the run may end before it or go "
+        f"past it (the schedule's decisions go on as after its end), up to {BUDGET_OVERRUN} x steps. null = off.",
+    )
     checkpoint_every: NonNegInt = Field(100, description="Steps between checkpoints; 0 = only at the end.")
     keep_checkpoints: PosInt = Field(2, description="Most recent checkpoints kept on disk.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="`auto`: cuda > mps > cpu.")

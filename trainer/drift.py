@@ -16,7 +16,7 @@ from torch import Tensor
 
 from trainer.losses import k3
 from trainer.model import Formatter
-from trainer.rollout import generate, response_logits
+from trainer.rollout import generate, response_logits, seq_tokens
 
 
 def position_kl(base_logits: Tensor, policy_logits: Tensor, temperature: float = 1.0) -> Tensor:
@@ -60,6 +60,7 @@ def kl_to_base(
     generator: torch.Generator | None,
     batch_size: int,
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    tally: list[int] | None = None,
 ) -> float:
     """Forward KL from the base model, KL(base || policy), token-mean over base-sampled completions.
 
@@ -93,6 +94,8 @@ def kl_to_base(
                 autocast=autocast,
             )
             args = (out.prompt_ids, out.prompt_mask, out.response_ids, out.response_mask)
+            if tally is not None:  # sampled by the base, then teacher-forced through both models
+                tally.append(3 * seq_tokens(out))
             with autocast():
                 base_logits = response_logits(base, *args)
                 policy_logits = response_logits(policy, *(a.to(policy_device) for a in args))

@@ -38,7 +38,7 @@ from trainer.config import EvaluationSpec
 from trainer.drift import k3_sum, kl_to_base
 from trainer.model import Formatter
 from trainer.planning import marker_regex, planning_tensor, split_entropy_sums
-from trainer.rollout import Rollouts, completion_logprobs, generate
+from trainer.rollout import Rollouts, completion_logprobs, generate, seq_tokens
 from trainer.runtime import Runtime
 
 
@@ -72,8 +72,11 @@ def evaluate(
     kl_samples: int = 2,
     kl_generator: torch.Generator | None = None,
     kl_estimator: str = "full",
+    tally: list[int] | None = None,
 ) -> dict[str, TaskEval]:
-    """Every eval set's metrics (module docstring), by task."""
+    """Every eval set's metrics (module docstring), by task. `tally` (a list) gets the token count of every
+    pass through a model appended: prompt + completion of each decoded and each teacher-forced sequence."""
+    tally = tally if tally is not None else []
     prompts = [(s.task, p) for s in eval_sets for p in s.prompts]
     kwargs = dict(
         max_new_tokens=max_new_tokens,
@@ -91,9 +94,11 @@ def evaluate(
         greedy = generate(model, ids, generator=None, greedy=True, **kwargs)
         repeated = [i for i in ids for _ in range(samples)]
         sampled = generate(model, repeated, generator=generator, with_entropy=True, **kwargs)
+        tally += [seq_tokens(greedy), seq_tokens(sampled)]
         k3_terms = None
         if use_k3:  # both sides teacher-forced the same way, so equal models give exactly 0
             r = sampled
+            tally += [2 * seq_tokens(r)]
             args = (r.prompt_ids, r.prompt_mask, r.response_ids, r.response_mask, temperature)
             with autocast():
                 k3_terms = (completion_logprobs(model, *args), completion_logprobs(base, *args))
@@ -114,6 +119,7 @@ def evaluate(
                 generator=kl_generator,
                 batch_size=batch_size,
                 autocast=autocast,
+                tally=tally,
             )
     return {
         s.task: _task_eval(sums[s.task], len(s.prompts), use_k3, kl_base.get(s.task), s.task in patterns)
@@ -196,10 +202,12 @@ def run_eval(
     """Every task's held-out metrics after `step` steps, with the catalog's `evaluation` settings; samples
     draw from generators seeded by (seed, "eval", step) and (seed, "eval-kl", step). KL to the starting
     model when `reference` is given and `evaluation.kl_samples` > 0."""
+    tally: list[int] = []
     results = evaluate(
         model,
         fmt,
         eval_sets,
+        tally=tally,
         max_new_tokens=max_new_tokens,
         temperature=evaluation.temperature,
         batch_size=evaluation.batch_size,
@@ -211,4 +219,4 @@ def run_eval(
         kl_generator=runtime.generator(derive_seed(seed, "eval-kl", step)),
         kl_estimator=evaluation.kl_estimator,
     )
-    return EvalRecord(step, results)
+    return EvalRecord(step, results, tokens=sum(tally))

@@ -68,6 +68,11 @@ class Formatter:
         return self.tokenizer.decode(out, skip_special_tokens=True)
 
 
+def count_parameters(model: torch.nn.Module) -> int:
+    """Every parameter once (`parameters()` yields a tied embedding once): the N of `curriculum.compute`."""
+    return sum(p.numel() for p in model.parameters())
+
+
 def _stop_ids(model: PreTrainedModel, tokenizer: object) -> list[int]:
     ids = {tokenizer.eos_token_id}
     gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)

@@ -35,6 +35,11 @@ class Rollouts:
         return self.response_mask.sum(dim=1)
 
 
+def seq_tokens(rollouts: Rollouts) -> int:
+    """Prompt + completion tokens of the rows (padding not counted): what one pass over them costs."""
+    return int(rollouts.prompt_mask.sum() + rollouts.response_mask.sum())
+
+
 def left_pad(prompts: list[list[int]], pad_id: int, device: torch.device) -> tuple[Tensor, Tensor]:
     """(ids, mask), both (N, P), prompts aligned to the right."""
     width = max(len(p) for p in prompts)

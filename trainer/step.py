@@ -37,11 +37,12 @@ from trainer.sft import completion_token_count, sft_logprobs
 
 
 def lr_at(step: int, training: TrainingSpec) -> float:
-    """Linear warmup over `warmup_steps`, then constant or cosine decay to 0 at the last step."""
+    """Linear warmup over `warmup_steps`, then constant or cosine decay to 0 at the last step (and 0 past it,
+    where a compute budget lets a run go on)."""
     if step < training.warmup_steps:
         return training.lr * (step + 1) / training.warmup_steps
     if training.lr_decay == "cosine":
-        progress = (step - training.warmup_steps) / max(training.steps - training.warmup_steps, 1)
+        progress = min(1.0, (step - training.warmup_steps) / max(training.steps - training.warmup_steps, 1))
         return training.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
     return training.lr
 
@@ -76,6 +77,7 @@ def train_step(
     # SFT rows at mu 0 train nothing and stay out of the SFT token mean, as RL groups at mu 1 leave the
     # RL part: neither dilutes the rows that train
     train_rows = [r for r in train_rows if mu_of(r.task) > 0]
+    sampled = scored.rollouts if scored is not None else None  # every rollout, dropped groups included
     if scored is not None:
         dropped = int(zero_variance(scored.rewards).sum()) if d.drop_zero_variance else None
         scored = replace(scored, stats=replace(scored.stats, dropped_groups=dropped))
@@ -114,6 +116,11 @@ def train_step(
         rl=rl["stats"] if rl else None,
         step_seconds=seconds,
         tokens_per_second=tokens / seconds if seconds > 0 else 0.0,
+        sft_seq_tokens=sum(len(r.prompt_ids) + len(r.completion_ids) for r in train_rows),
+        rl_seq_tokens=rl["seq_tokens"] if rl else 0,
+        prefill_tokens=int(sampled.prompt_mask.sum()) if sampled is not None else 0,
+        generated_tokens=int(sampled.response_mask.sum()) if sampled is not None else 0,
+        reference_tokens=rl["seq_tokens"] if rl and reference is not None and training.grpo.kl_coef > 0 else 0,
     )
 
 

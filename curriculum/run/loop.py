@@ -10,6 +10,9 @@
     evaluate    every task, at step 0, every `evaluation.every` steps, at every stage end, at the end
     checkpoint  every `training.checkpoint_every` steps, at the end, at `stop_at`
 
+The run ends after `training.steps` steps, or, with a `training.compute_budget`, at the first step whose
+training FLOPs (`curriculum.compute`: the ledger counts every step, evaluation and probe) reach the budget.
+
 A `bwt_order` schedule first runs its transfer probe (`curriculum.run.probe`) to pick the task order.
 """
 
@@ -25,6 +28,7 @@ import torch
 
 import curriculum
 from curriculum.catalog import Catalog
+from curriculum.compute import Ledger
 from curriculum.records import Decision
 from curriculum.run.display import Display, Silent
 from curriculum.run.probe import probe_transfer
@@ -37,9 +41,9 @@ from curriculum.signals.measurements import Measurements
 from curriculum.signals.stages import stage_ends
 from schedulers.staged import Staged
 from trainer.checkpoint import checkpoint_dirs
-from trainer.config import eval_max_new_tokens
+from trainer.config import eval_max_new_tokens, step_limit
 from trainer.evaluate import run_eval
-from trainer.model import load_model
+from trainer.model import count_parameters, load_model
 from trainer.runtime import Runtime, make_runtime
 from trainer.step import make_optimizer, train_step
 
@@ -73,6 +77,7 @@ def train(
         scheduler = make_scheduler(catalog, tasks)
         model, fmt = load_model(catalog.model, catalog.seed, base_dir)
     check_lengths(model, fmt, tasks, catalog)
+    params = count_parameters(model)
     model.to(runtime.device)
     t, e, seed = catalog.training, catalog.evaluation, catalog.seed
     needs_reference = t.grpo.kl_coef > 0 or e.kl_samples > 0  # the KL penalty, KL to the base in evals
@@ -87,10 +92,11 @@ def train(
         measurements = writer.restore(state, scheduler, stream)
         if measurements is None:
             raise RunError(f"{run.root}: its checkpoint was written by another version of the engine; start again")
+        ledger = Ledger.from_rows(params, writer.steps, writer.evals, info.get("probe_compute"))
         run.write_catalog(resolved)  # the same catalog, or one with more steps
         display.line(f"resuming {run.root} at step {state['step']} of {t.steps}")
     else:
-        measurements = Measurements()
+        measurements, ledger = Measurements(), Ledger(params)
         info = _start(run, resolved, planned, writer.tasks, runtime, base_dir, fingerprint)
     info["status"] = "running"
     run.write_info(info)
@@ -100,6 +106,8 @@ def train(
         display.probe(probe)
         run.write_json("order.json", probe)
         info["probe_compute_steps"] = probe["probe_compute_steps"]
+        info["probe_compute"] = probe["compute"]
+        ledger.add_probe(Ledger.from_rows(params, [], [], probe["compute"]))
         run.write_info(info)
 
     eval_at = set(stage_ends((d.step, d.stage) for d in planned))  # the accuracy matrix's rows
@@ -111,13 +119,22 @@ def train(
         )
         writer.eval(record)
         measurements.add_eval(record)
+        ledger.add_eval(record)
         display.eval(record)
 
-    until = t.steps if stop_at is None else min(stop_at, t.steps)
+    def spent() -> bool:  # the compute budget is reached
+        return t.compute_budget is not None and ledger.training_flops >= t.compute_budget
+
+    def checkpoint() -> None:
+        writer.checkpoint(state, scheduler, stream, measurements)
+        run.write_info({**info, "compute": ledger.totals()})
+
+    limit = step_limit(t)
+    until = limit if stop_at is None else min(stop_at, limit)
     with display.progress(t.steps, state["step"]):
         if state["step"] == 0:
             evaluate(0)
-        while state["step"] < until:
+        while state["step"] < until and not spent():
             decision = scheduler.decide(state["step"], measurements)  # decide
             batch = stream.batch(decision)  # batch
             record = train_step(state, batch, fmt, t, runtime, seed, reference)  # step
@@ -125,12 +142,15 @@ def train(
             writer.step(record)
             display.step(record)
             measurements.add_step(record)  # measure
+            ledger.add_step(record)
             done = state["step"]
-            if done == t.steps or (e.every and done % e.every == 0) or done in eval_at:
+            end = done == limit or spent()
+            if end or (e.every and done % e.every == 0) or done in eval_at:
                 evaluate(done)  # evaluate
-            if done in (t.steps, until) or (t.checkpoint_every and done % t.checkpoint_every == 0):
-                writer.checkpoint(state, scheduler, stream, measurements)  # checkpoint
-    info.update(status="finished" if state["step"] == t.steps else "stopped", steps=state["step"])
+            if end or done == until or (t.checkpoint_every and done % t.checkpoint_every == 0):
+                checkpoint()  # checkpoint
+    finished = state["step"] == limit or spent()
+    info.update(status="finished" if finished else "stopped", steps=state["step"], compute=ledger.totals())
     info["seconds"] = round(info.get("seconds", 0.0) + time.time() - started, 1)
     run.write_info(info)
     return run

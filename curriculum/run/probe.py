@@ -22,6 +22,7 @@ import time
 import torch
 
 from curriculum.catalog import Catalog
+from curriculum.compute import Ledger
 from curriculum.run.display import Display
 from curriculum.run.setup import task_infos
 from curriculum.run.stream import Stream, eval_sets
@@ -33,7 +34,7 @@ from schedulers.spec import ConstantSchedule, ScheduleSpec
 from tasks.build import DataTask
 from trainer.config import eval_max_new_tokens
 from trainer.evaluate import run_eval
-from trainer.model import Formatter
+from trainer.model import Formatter, count_parameters
 from trainer.runtime import Runtime
 from trainer.step import make_optimizer, train_step
 
@@ -62,10 +63,13 @@ def probe_transfer(
     evaluation = catalog.evaluation.model_copy(update={"kl_samples": 0, "samples": 1})
     eval_tokens = eval_max_new_tokens(catalog.training, catalog.evaluation)
 
+    ledger = Ledger(count_parameters(model))  # the probe's own compute, added to the run's
+
     def scores(seed: int) -> dict[str, float]:
         record = run_eval(
             model, fmt, sets, evaluation, max_new_tokens=eval_tokens, runtime=runtime, seed=seed, step=steps
         )
+        ledger.add_eval(record)
         return {task: m.score for task, m in record.tasks.items()}
 
     with display.status("probe: evaluating the starting model"):
@@ -80,7 +84,9 @@ def probe_transfer(
             state = {"model": model, "optimizer": make_optimizer(model, training), "step": 0}
             while state["step"] < steps:
                 batch = stream.batch(scheduler.decide(state["step"], measurements))
-                measurements.add_step(train_step(state, batch, fmt, training, runtime, seed))
+                record = train_step(state, batch, fmt, training, runtime, seed)
+                measurements.add_step(record)
+                ledger.add_step(record)
             after[task.id] = scores(seed)
         gains = "  ".join(f"{t} {after[task.id][t] - base[t]:+.2f}" for t in base)
         display.line(f"probe {task.id}: {gains}")
@@ -111,5 +117,6 @@ def probe_transfer(
         "probe_steps": steps,
         "probe_mix": inner_spec.kind if order_spec.probe_mu is None else f"constant mu {order_spec.probe_mu:g}",
         "probe_compute_steps": steps * len(tasks),
+        "compute": ledger.totals(),
         "seconds": round(time.time() - started, 1),
     }

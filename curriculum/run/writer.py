@@ -16,7 +16,7 @@ from curriculum.signals.measurements import Measurements
 from schedulers.base import Scheduler
 from trainer.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
 
-CHECKPOINT_FORMAT = 2  # what a checkpoint's `extra` holds; a resume refuses any other
+CHECKPOINT_FORMAT = 3  # what a checkpoint's `extra` holds; a resume refuses any other
 
 
 class RunWriter:

@@ -32,10 +32,18 @@ ALLOWED: dict[str, set[str]] = {
     "run": {"leaf", *COMPONENTS, "catalog", "run"},
     "report": {"leaf", *COMPONENTS, "catalog", "run", "report"},
     "bench": {"leaf", *COMPONENTS, "catalog", "run", "bench"},
+    "experiment": {"leaf", *COMPONENTS, "catalog", "run", "report", "experiment"},
     "views": {"leaf", "views"},
-    "cli": {"leaf", *COMPONENTS, "catalog", "run", "report", "bench", "views", "cli"},
+    "cli": {"leaf", *COMPONENTS, "catalog", "run", "report", "bench", "experiment", "views", "cli"},
 }
-LEAVES = ("curriculum.seeding", "curriculum.errors", "curriculum.spec", "curriculum.records", "curriculum.signals")
+LEAVES = (
+    "curriculum.seeding",
+    "curriculum.errors",
+    "curriculum.spec",
+    "curriculum.records",
+    "curriculum.compute",
+    "curriculum.signals",
+)
 
 
 def floor(module: str) -> str:

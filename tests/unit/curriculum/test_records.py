@@ -61,7 +61,14 @@ def test_step_row_leaves_absent_parts_out():
     assert (
         order.index("sft/a/rows") < order.index("gate/prompts") < order.index("rl/a/prompts") < order.index("rl/reward")
     )
-    assert order[-2:] == ["perf/step_seconds", "perf/tokens_per_second"]
+    assert order[-7:-5] == ["perf/step_seconds", "perf/tokens_per_second"]
+    assert order[-5:] == [
+        "compute/sft_tokens",
+        "compute/rl_tokens",
+        "compute/prefill_tokens",
+        "compute/generated_tokens",
+        "compute/reference_tokens",
+    ]
     full = _step(rollouts=RolloutStats(0.5, 4.0, 0.25, {}, 0.3, 2), rl=RLLossStats(0.1, 0.01, 0.002)).row()
     assert (full["rl/planning_frac"], full["rl/dropped_groups"], full["rl/kl"]) == (0.3, 2, 0.002)
 
