@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import Field
 
+from curriculum.catalog.experiment import ExperimentSection
 from curriculum.spec import Spec
 from schedulers.spec import ScheduleSpec
 from tasks.spec import TaskSpec
@@ -27,3 +28,4 @@ class Catalog(Spec):
     schedule: ScheduleSpec = Field(description="How SFT and RL are mixed, step by step.")
     training: TrainingSpec = Field(default_factory=TrainingSpec, description="Optimizer and rollouts.")
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec, description="Held-out evaluation.")
+    experiment: ExperimentSection = None

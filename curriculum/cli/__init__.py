@@ -1,4 +1,4 @@
-"""The `curriculum` command: validate, plan, train, report, ls, build-base. One small module per command
+"""The `curriculum` command: validate, plan, train, experiment, report, ls, build-base. One small module per command
 (`HELP`, `add_arguments(parser)`, `run(args) -> exit code`); this module parses and dispatches.
 
 Expected failures (a bad catalog, missing data, an unavailable device: any `curriculum.errors.UserError`)
@@ -14,7 +14,7 @@ import sys
 from curriculum.cli.output import fail
 from curriculum.errors import UserError
 
-COMMANDS = ("validate", "plan", "train", "report", "ls", "build_base")
+COMMANDS = ("validate", "plan", "train", "experiment", "report", "ls", "build_base")
 
 
 def build_parser() -> argparse.ArgumentParser:

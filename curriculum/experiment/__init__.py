@@ -1,0 +1,1 @@
+"""Experiments: arms x seeds of one catalog, run and compared (`curriculum experiment`)."""

@@ -1,0 +1,100 @@
+"""`curriculum experiment` through the real CLI on the tiny model: 2 arms x 2 seeds end to end; started again it
+skips what finished; interrupted, it resumes the interrupted run exactly; a failing run is reported and the
+others go on."""
+
+import polars as pl
+import pytest
+from helpers import TINY
+
+import curriculum.experiment.runner as runner
+from curriculum.cli import main
+from curriculum.views.train import LiveDisplay
+
+ARGS = ["--arms", "sft-then-rl,chord-mu", "--seeds", "2", "--no-progress", "training.checkpoint_every=2"]
+RUNS = [("sft-then-rl", 3), ("sft-then-rl", 4), ("chord-mu", 3), ("chord-mu", 4)]
+
+
+def _experiment(out, capsys, *extra) -> tuple[int, str]:
+    code = main(["experiment", str(TINY), "--out", str(out), *ARGS, *extra])
+    return code, capsys.readouterr().out
+
+
+def _table(root, name) -> pl.DataFrame:
+    frame = pl.read_parquet(root / f"{name}.parquet")
+    return frame.select([c for c in frame.columns if not c.startswith("perf/")])
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One uninterrupted experiment, shared by the tests below."""
+    out = tmp_path_factory.mktemp("exp") / "full"
+    code = main(["experiment", str(TINY), "--out", str(out), *ARGS])
+    return out, code
+
+
+def test_two_arms_two_seeds_end_to_end(finished, capsys):
+    out, code = finished
+    assert code == 0
+    results = pl.read_parquet(out / "results.parquet")
+    assert results.height == 2 * 2 * 2  # arms x seeds x tasks
+    assert set(zip(results["arm"], results["seed"])) == set(RUNS)
+    for arm, seed in RUNS:
+        evals = pl.read_parquet(out / arm / f"seed-{seed}" / "evals.parquet")
+        row = results.filter((pl.col("arm") == arm) & (pl.col("seed") == seed) & (pl.col("task") == "sort"))
+        assert row["final"][0] == evals["eval/sort/score"][-1] and row["base"][0] == evals["eval/sort/score"][0]
+    # started again: every run is skipped, the printed comparison comes back from the folders
+    code, text = _experiment(out, capsys)
+    assert code == 0 and text.count("finished before, skipped") == 4
+    assert "chord-mu vs sft-then-rl:" in text and "against sft-then-rl" in text
+    assert pl.read_parquet(out / "results.parquet").equals(results)
+
+
+def test_an_interrupted_experiment_resumes_the_interrupted_run_exactly(finished, tmp_path, capsys, monkeypatch):
+    full, _ = finished
+    calls = {"n": 0}
+    original = LiveDisplay.step
+
+    def interrupt(self, record):  # Ctrl-C during the second run, after its step-4 checkpoint
+        calls["n"] += 1
+        if calls["n"] == 6 + 5:  # the first run has 6 steps; the second is stopped in its 5th
+            raise KeyboardInterrupt
+        original(self, record)
+
+    monkeypatch.setattr(LiveDisplay, "step", interrupt)
+    code, _ = _experiment(tmp_path, capsys)
+    assert code == 130
+    monkeypatch.setattr(LiveDisplay, "step", original)
+    code, text = _experiment(tmp_path, capsys)
+    assert code == 0
+    assert "sft-then-rl seed 3: finished before, skipped" in text and "sft-then-rl seed 4: resuming" in text
+    for arm, seed in RUNS:  # every run, the resumed one included, is the uninterrupted experiment's
+        for name in ("decisions", "steps", "evals"):
+            assert _table(tmp_path / arm / f"seed-{seed}", name).equals(_table(full / arm / f"seed-{seed}", name))
+
+
+def test_a_failing_run_is_reported_and_the_others_go_on(tmp_path, capsys, monkeypatch):
+    real_train = runner.train
+
+    def flaky(catalog, resolved, base_dir, out, display, resume=False):
+        if out.parent.name == "chord-mu" and out.name == "seed-3":
+            raise RuntimeError("boom: a reward crashed")
+        return real_train(catalog, resolved, base_dir, out, display, resume=resume)
+
+    monkeypatch.setattr(runner, "train", flaky)
+    code, text = _experiment(tmp_path, capsys, "--steps", "2")
+    assert code == 1
+    assert "chord-mu seed 3 failed: RuntimeError: boom: a reward crashed" in text
+    assert "boom" in (tmp_path / "chord-mu" / "seed-3" / "error.txt").read_text()
+    results = pl.read_parquet(tmp_path / "results.parquet")
+    assert set(zip(results["arm"], results["seed"])) == set(RUNS) - {("chord-mu", 3)}
+    monkeypatch.setattr(runner, "train", real_train)  # fixed: started again, the failed run is tried again
+    code, text = _experiment(tmp_path, capsys, "--steps", "2")
+    assert code == 0 and "chord-mu seed 3: training" in text and text.count("finished before, skipped") == 3
+    assert not (tmp_path / "chord-mu" / "seed-3" / "error.txt").exists()
+
+
+def test_an_experiment_folder_made_for_other_arms_is_refused(finished, tmp_path, capsys):
+    full, _ = finished
+    code = main(["experiment", str(TINY), "--out", str(full), *ARGS, "training.lr=5e-4"])
+    err = capsys.readouterr().err
+    assert code == 2 and "was made from another catalog" in err and "training.lr" in err
