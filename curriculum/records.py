@@ -36,12 +36,13 @@ SFT_SEQ_TOKENS, RL_SEQ_TOKENS = "compute/sft_tokens", "compute/rl_tokens"  # for
 PREFILL_TOKENS, GENERATED_TOKENS = "compute/prefill_tokens", "compute/generated_tokens"  # forward only
 REFERENCE_TOKENS, EVAL_TOKENS = "compute/reference_tokens", "compute/eval_tokens"  # forward only
 # decisions.parquet and plan.parquet (also sft_rows_column, rl_prompts_column)
-DECISION_MU, SFT_WEIGHTING, WHY, GATE_BELOW, DROP_ZERO_VARIANCE = (
+DECISION_MU, SFT_WEIGHTING, WHY, GATE_BELOW, DROP_ZERO_VARIANCE, RESTORE_FROM = (
     "mu",
     "sft_weighting",
     "why",
     "gate_below",
     "drop_zero_variance",
+    "restore_from",
 )
 # evals.parquet: eval/<task>/<metric> (eval_column), in this column order; each is a field of TaskEval
 EvalMetric = Literal[
@@ -124,6 +125,7 @@ class Decision:
     task_mu: dict[str, float] = field(default_factory=dict)
     gate_below: float | None = None
     drop_zero_variance: bool = False
+    restore_from: int | None = None  # load the weights kept at this step's evaluation first (sequential, best)
 
     def mu_for(self, task: str) -> float:
         """The SFT weight of `task`'s rows this step (its RL rows weigh 1 - this)."""
@@ -141,7 +143,7 @@ class Decision:
 
     def row(self, tasks: list[str]) -> dict[str, Any]:
         """The decision as a flat row: step, stage, mu, sft_weighting, why, sft/<task>/rows,
-        rl/<task>/prompts, mu/<task> (each task's SFT weight), gate_below, drop_zero_variance."""
+        rl/<task>/prompts, mu/<task> (each task's SFT weight), gate_below, drop_zero_variance, restore_from."""
         row: dict[str, Any] = {
             STEP: self.step,
             STAGE: self.stage,
@@ -154,6 +156,7 @@ class Decision:
         row.update({task_mu_column(t): self.mu_for(t) for t in tasks})
         row[GATE_BELOW] = self.gate_below
         row[DROP_ZERO_VARIANCE] = self.drop_zero_variance
+        row[RESTORE_FROM] = self.restore_from
         return row
 
 

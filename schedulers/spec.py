@@ -71,10 +71,25 @@ class Batching(Spec):
 
 
 class SequentialSchedule(Batching):
-    """The classic recipe: SFT only for `sft_steps` steps (mu = 1), then RL only (mu = 0)."""
+    """The classic recipe: SFT only for `sft_steps` steps (mu = 1), then RL only (mu = 0). With `switch: best`,
+    SFT ends earlier when the mean held-out score stops rising, and RL starts from the best SFT evaluation."""
 
     kind: Literal["sequential"]
-    sft_steps: NonNegInt = Field(description="Steps of SFT before RL starts.")
+    sft_steps: NonNegInt = Field(description="Steps of SFT before RL starts (with `switch: best`: at most).")
+    switch: Literal["fixed", "best"] = Field(
+        "fixed",
+        description="`fixed`: RL starts at sft_steps. `best`: RL starts once `patience` evaluations in a row have "
+        "not beaten the best mean held-out score of the SFT stage (or at sft_steps), from the weights of that "
+        "best evaluation (step 0, the starting model, is not an SFT checkpoint and never counts), with a fresh "
+        "optimizer; the steps after it still count as compute.",
+    )
+    patience: PosInt = Field(3, description="`switch: best`: evaluations without a new best before the switch.")
+
+    @model_validator(mode="after")
+    def _best_needs_no_order(self) -> "SequentialSchedule":
+        if self.switch == "best" and self.order is not None:
+            raise ValueError("switch: best restores weights mid-run and cannot run inside task stages (order)")
+        return self
 
 
 class ConstantSchedule(Batching):

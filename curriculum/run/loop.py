@@ -31,6 +31,7 @@ from curriculum.catalog import Catalog
 from curriculum.compute import Ledger
 from curriculum.records import Decision
 from curriculum.run.display import Display, Silent
+from curriculum.run.kept import KeptWeights
 from curriculum.run.probe import probe_transfer
 from curriculum.run.resume import check_data
 from curriculum.run.rundir import RunDir, write_table
@@ -86,10 +87,12 @@ def train(
     writer = RunWriter(run, [task.id for task in tasks], fmt.tokenizer, t.keep_checkpoints)
     state = {"model": model, "optimizer": make_optimizer(model, t), "step": 0}
     fingerprint = data_fingerprint(tasks)
+    kept = KeptWeights()  # `sequential` with `switch: best`: the weights RL may start from
     if resume:
         info = run.read_info()
         check_data(info, fingerprint)
         measurements = writer.restore(state, scheduler, stream)
+        kept.load_state_dict(writer.kept)
         if measurements is None:
             raise RunError(f"{run.root}: its checkpoint was written by another version of the engine; start again")
         ledger = Ledger.from_rows(params, writer.steps, writer.evals, info.get("probe_compute"))
@@ -121,12 +124,14 @@ def train(
         measurements.add_eval(record)
         ledger.add_eval(record)
         display.eval(record)
+        if getattr(scheduler, "restores", False):
+            kept.offer(model, measurements, done)
 
     def spent() -> bool:  # the compute budget is reached
         return t.compute_budget is not None and ledger.training_flops >= t.compute_budget
 
     def checkpoint() -> None:
-        writer.checkpoint(state, scheduler, stream, measurements)
+        writer.checkpoint(state, scheduler, stream, measurements, kept.state_dict())
         run.write_info({**info, "compute": ledger.totals()})
 
     limit = step_limit(t)
@@ -136,6 +141,8 @@ def train(
             evaluate(0)
         while state["step"] < until and not spent():
             decision = scheduler.decide(state["step"], measurements)  # decide
+            if decision.restore_from is not None:  # RL from the best SFT evaluation's weights
+                kept.restore(decision.restore_from, state, t)
             batch = stream.batch(decision)  # batch
             record = train_step(state, batch, fmt, t, runtime, seed, reference)  # step
             writer.decision(decision)  # record

@@ -25,6 +25,7 @@ class RunWriter:
         self.decisions: list[dict] = []
         self.steps: list[dict] = []
         self.evals: list[dict] = []
+        self.kept: dict | None = None  # restored from a checkpoint: the weights of curriculum.run.kept
 
     def decision(self, d: Decision) -> None:
         self.decisions.append(d.row(self.tasks))
@@ -35,10 +36,14 @@ class RunWriter:
     def eval(self, record: EvalRecord) -> None:
         self.evals.append(record.row())
 
-    def checkpoint(self, state: dict, scheduler: Scheduler, stream: Stream, measurements: Measurements) -> None:
-        """Save the training state with everything else a resume needs, then rewrite the tables."""
+    def checkpoint(
+        self, state: dict, scheduler: Scheduler, stream: Stream, measurements: Measurements, kept: dict | None = None
+    ) -> None:
+        """Save the training state with everything else a resume needs, then rewrite the tables. `kept`: the
+        weights a `switch: best` schedule may return to (`curriculum.run.kept`)."""
         extra = {
             "format": CHECKPOINT_FORMAT,
+            "kept": kept,
             "scheduler": scheduler.state_dict(),
             "stream": stream.state_dict(),
             "measurements": measurements.state_dict(),
@@ -58,6 +63,7 @@ class RunWriter:
         records = extra["records"]
         self.decisions, self.steps, self.evals = records["decisions"], records["steps"], records["evals"]
         self.flush()  # the tables may have run ahead of the checkpoint (a kill after it): back to it
+        self.kept = extra.get("kept")
         return Measurements.from_state(extra["measurements"])
 
     def flush(self) -> None:

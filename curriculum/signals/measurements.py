@@ -52,6 +52,14 @@ class Measurements:
             if _present(m.entropy):
                 self.entropy.setdefault(task, []).append((record.step, float(m.entropy)))
 
+    def mean_scores(self) -> list[tuple[int, float]]:
+        """(step, mean held-out score over the tasks) of every evaluation that scored all of them."""
+        by_step: dict[int, list[float]] = {}
+        for history in self.scores.values():
+            for step, score in history:
+                by_step.setdefault(step, []).append(score)
+        return [(step, sum(v) / len(v)) for step, v in sorted(by_step.items()) if len(v) == len(self.scores)]
+
     def state_dict(self) -> dict:
         return {
             "step": self.step,

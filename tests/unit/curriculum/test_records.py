@@ -29,13 +29,14 @@ def test_decision_defaults_keep_the_plain_behaviour():
 
 
 def test_decision_row_names_rows_as_the_steps_table_does():
-    d = Decision(3, "rl", 0.25, {"a": 1}, {"a": 2, "b": 1}, "phi", "why", {"a": 0.4}, 0.0, True)
+    d = Decision(3, "rl", 0.25, {"a": 1}, {"a": 2, "b": 1}, "phi", "why", {"a": 0.4}, 0.0, True, 2)
     row = d.row(["a", "b"])
     assert list(row) == [
         "step", "stage", "mu", "sft_weighting", "why",
         "sft/a/rows", "sft/b/rows", "rl/a/prompts", "rl/b/prompts", "mu/a", "mu/b",
-        "gate_below", "drop_zero_variance",
+        "gate_below", "drop_zero_variance", "restore_from",
     ]  # fmt: skip
+    assert row["restore_from"] == 2
     assert (row["sft/b/rows"], row["rl/a/prompts"], row["mu/a"], row["mu/b"]) == (0, 2, 0.4, 0.25)
     assert sft_rows_column("a") == "sft/a/rows" and rl_prompts_column("b") == "rl/b/prompts"
 
