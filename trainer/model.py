@@ -73,6 +73,30 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def model_size(spec: ModelSpec, seed: int = 0, base_dir: Path | None = None) -> tuple[int, Formatter]:
+    """The parameter count and the formatter of a model, without loading its weights where that costs: a
+    hub or folder model is built from its config on the meta device (no memory, no download beyond the config
+    and tokenizer); the built-in models are small and simply loaded."""
+    if spec.kind == "builtin":
+        model, fmt = load_model(spec, seed, base_dir)
+        return count_parameters(model), fmt
+    from transformers import AutoConfig
+
+    path = Path(spec.name).expanduser()
+    if base_dir is not None and spec.name.startswith(".") and not path.is_absolute():
+        path = base_dir / path
+    target = str(path) if path.exists() else spec.name
+    kwargs = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(target, **kwargs)
+        config = AutoConfig.from_pretrained(target, **kwargs)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config, trust_remote_code=spec.trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot load model {str(target)!r}: {exc}") from None
+    return count_parameters(model), Formatter(tokenizer, spec.system_prompt)
+
+
 def _stop_ids(model: PreTrainedModel, tokenizer: object) -> list[int]:
     ids = {tokenizer.eos_token_id}
     gen_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)

@@ -1,6 +1,8 @@
 """Show the schedule before training: stages, mu over steps, per-task SFT/RL mix and totals (SFT
-examples, RL prompts, rollouts). Loads the task data (not the model). Adaptive schedules are shown
-as they would run with no measurements yet."""
+examples, RL prompts, rollouts), and what it will cost (tokens and training FLOPs, estimated as
+`curriculum.compute` says). Loads the task data and the tokenizer; a hub model's weights are not loaded
+(its parameters are counted from its config). Adaptive schedules are shown as they would run with no
+measurements yet."""
 
 from __future__ import annotations
 
@@ -20,12 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from curriculum.report.plan import plan_summary
-    from curriculum.run.setup import load_tasks, plan_decisions
+    from curriculum.run.setup import load_tasks, plan_cost_of, plan_decisions
     from curriculum.views.plan import render_plan
 
     catalog = load(args.catalog, args.overrides, args.steps)
     with console.status("loading task data"):
         tasks = load_tasks(catalog, base_dir(args.catalog))
     decisions, adaptive = plan_decisions(catalog, tasks)
-    render_plan(plan_summary(catalog, tasks, decisions, adaptive), console)
+    with console.status("counting the model's parameters and the tasks' tokens"):
+        cost = plan_cost_of(catalog, tasks, decisions, base_dir(args.catalog))
+    render_plan(plan_summary(catalog, tasks, decisions, adaptive, cost), console)
     return 0

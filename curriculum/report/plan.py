@@ -17,7 +17,10 @@ from tasks.build import DataTask
 REPEATED_EPOCHS = 3  # demonstrations trained on more often than this: expect SFT overfitting
 
 
-def plan_summary(catalog: Catalog, tasks: list[DataTask], decisions: list[Decision], adaptive: bool) -> dict[str, Any]:
+def plan_summary(
+    catalog: Catalog, tasks: list[DataTask], decisions: list[Decision], adaptive: bool, cost: dict | None = None
+) -> dict[str, Any]:
+    """The plan as data; `cost` is `curriculum.run.setup.plan_cost_of` (estimated tokens and FLOPs), if known."""
     G = catalog.training.rollout.group_size
     order = catalog.schedule.order
     probe_steps = order.probe_steps if order is not None and order.kind == "bwt_order" else 0
@@ -74,5 +77,6 @@ def plan_summary(catalog: Catalog, tasks: list[DataTask], decisions: list[Decisi
         "rl_prompts": sum(r["rl_prompts"] for r in rows),
         "rollouts": sum(r["rollouts"] for r in rows),
     }
+    out["cost"] = cost
     out["repeated"] = [(r["task"], r["epochs"]) for r in rows if r["epochs"] > REPEATED_EPOCHS]
     return out

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from curriculum.catalog import Catalog
+from curriculum.compute import TaskLengths, plan_cost
 from curriculum.errors import UserError
 from curriculum.records import Decision
 from curriculum.signals.measurements import Measurements
@@ -20,7 +21,7 @@ from schedulers.base import Scheduler, TaskInfo
 from schedulers.build import build_scheduler
 from tasks.build import DataTask, TaskBuildError, build_task
 from trainer.config import eval_max_new_tokens
-from trainer.model import Formatter
+from trainer.model import Formatter, model_size
 
 
 class RunError(UserError):
@@ -53,6 +54,27 @@ def plan_decisions(catalog: Catalog, tasks: list[DataTask]) -> tuple[list[Decisi
     scheduler = make_scheduler(catalog, tasks)
     decisions = [scheduler.decide(step, Measurements(step=step)) for step in range(catalog.training.steps)]
     return decisions, scheduler.adaptive
+
+
+def task_lengths(tasks: list[DataTask], fmt: Formatter, max_new_tokens: int) -> dict[str, TaskLengths]:
+    """Each task's mean prompt tokens (its SFT and RL rows) and mean demonstration tokens (rows that have one;
+    `max_new_tokens` for a task with none), as the model's formatter makes them: the plan's cost estimate."""
+    out = {}
+    for task in tasks:
+        rows = list(dict.fromkeys([*task.sft, *task.rl]))
+        demos = [r.completion for r in rows if r.completion is not None]
+        prompt = sum(len(fmt.prompt_ids(r.prompt)) for r in rows) / max(len(rows), 1)
+        completion = sum(len(fmt.completion_ids(d)) for d in demos) / len(demos) if demos else float(max_new_tokens)
+        out[task.id] = TaskLengths(prompt, completion)
+    return out
+
+
+def plan_cost_of(catalog: Catalog, tasks: list[DataTask], decisions: list[Decision], base_dir: Path) -> dict:
+    """The estimated tokens and training FLOPs of a plan (`curriculum.compute.plan_cost`)."""
+    params, fmt = model_size(catalog.model, catalog.seed, base_dir)
+    rollout = catalog.training.rollout
+    lengths = task_lengths(tasks, fmt, rollout.max_new_tokens)
+    return plan_cost(decisions, lengths, params, rollout.group_size, rollout.max_new_tokens)
 
 
 def check_lengths(model: torch.nn.Module, fmt: Formatter, tasks: list[DataTask], catalog: Catalog) -> None:

@@ -76,6 +76,19 @@ def render_plan(plan: dict[str, Any], console: Console) -> None:
         "total", "", "", "", str(totals["sft_rows"]), "", "", str(totals["rl_prompts"]), str(totals["rollouts"]), ""
     )
     console.print(table)
+    cost = plan.get("cost")
+    if cost:
+        e, u = cost["expected"], cost["upper"]
+        console.print(
+            f"cost (estimated, N = {cost['params']:,} parameters): [bold]{e['training_flops']:.3g}[/] training FLOPs "
+            f"expected, {u['training_flops']:.3g} at most; tokens trained: SFT {e['sft_tokens']:,.0f}, "
+            f"RL {e['rl_tokens']:,.0f}; generated {e['generated_tokens']:,.0f} (at most {u['generated_tokens']:,.0f})",
+            highlight=False,
+        )
+        console.print(
+            "[dim]expected: responses as long as the task's demonstrations; at most: every response max_new_tokens; "
+            "FLOPs = 6N x trained tokens + 2N x (prompt prefill + generated) tokens[/]"
+        )
     if plan["repeated"]:
         repeated = ", ".join(f"{task} {epochs:.1f}x" for task, epochs in plan["repeated"])
         console.print(f"[yellow]note:[/] demonstrations are trained on many times ({repeated}): expect SFT overfitting")
