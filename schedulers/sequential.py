@@ -72,7 +72,11 @@ class Sequential(MixState):
                 why += f" (patience {self.patience})"
             return Decision(step, "sft", 1.0, self.mix.sft(), {}, "none", why)
         self.switched_at = step
-        cause = f"{since} evaluations without a new best" if stalled else f"sft_steps {self.sft_steps} reached"
+        cause = (
+            f"{since} evaluation{'s' if since != 1 else ''} without a new best"
+            if stalled
+            else f"sft_steps {self.sft_steps} reached"
+        )
         if best is None:
             why = f"RL stage: {cause}, no SFT evaluation to return to: RL goes on from the current weights"
             return Decision(step, "rl", 0.0, {}, self.mix.rl(), "none", why)

@@ -4,7 +4,9 @@ While the scheduler's SFT stage runs (`scheduler.restores`), after every evaluat
 held-out score so far (the scheduler's own rule, `schedulers.sequential.best_sft_eval`), a copy of the
 weights is kept in memory (and in every checkpoint, so a resume keeps it too). The decision that starts RL
 names that step (`Decision.restore_from`); the loop then loads the copy and starts a fresh optimizer, as a
-separate RL job started from the best SFT checkpoint would.
+separate RL job started from the best SFT checkpoint would. Two things stay the run's own: the learning-rate
+schedule goes on by the run's step count (no new warmup), and the KL reference (the penalty and the KL
+measured at evaluations) stays the starting model, so every arm's drift is measured from the same base.
 """
 
 from __future__ import annotations
