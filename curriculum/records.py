@@ -50,6 +50,7 @@ EvalMetric = Literal[
     "sampled",  # mean@k reward of k samples
     "entropy",  # mean per-token entropy (nats) over the k samples
     "unique",  # share of distinct answers (as the task reads them) among a prompt's k samples
+    "answer_entropy",  # entropy (nats) of the answers among a prompt's k samples: per answer, not per token
     "length",  # mean greedy completion tokens
     "distinct2",  # distinct token bigrams / bigrams over a prompt's k samples
     "kl_k3",  # k3 estimate of KL(policy || base) on the policy's samples (evaluation.kl_estimator: k3)
@@ -286,6 +287,7 @@ class TaskEval:
     planning: bool = False  # the task has planning markers: entropy_plan / entropy_exec were measured
     entropy_plan: float | None = None  # None (with planning): no planning token was sampled
     entropy_exec: float | None = None
+    answer_entropy: float | None = None  # None: not measured
 
 
 @dataclass(frozen=True)
@@ -302,7 +304,7 @@ class EvalRecord:
         for task, m in self.tasks.items():
             for metric in EVAL_METRICS:
                 value = getattr(m, metric)
-                if metric in ("kl_k3", "kl_base") and value is None:
+                if metric in ("kl_k3", "kl_base", "answer_entropy") and value is None:
                     continue  # not measured
                 if metric in ("entropy_plan", "entropy_exec") and not m.planning:
                     continue  # the task has no planning markers

@@ -8,6 +8,10 @@
   temperature, over the tokens of the k samples (the model's own samples);
 - `unique`: the share of distinct final answers among the k samples of a prompt, averaged over
   prompts (1 = all different; most telling for creative tasks);
+- `answer_entropy`: the entropy (nats) of the answers among a prompt's k samples, -sum_a (c_a / k) ln(c_a / k)
+  over its distinct answers a with counts c_a (0 = one answer, ln k = all different), averaged over
+  prompts: entropy per answer, where `entropy` is per token (a scratchpad's nearly deterministic tokens
+  pull the token mean down whatever the answers do);
 - `distinct2`: distinct-2 of a prompt's k samples (distinct token bigrams / all token bigrams over
   the k responses, stop token excluded), averaged over the prompts that have bigrams;
 - `length`: mean tokens of the greedy completions;
@@ -18,7 +22,7 @@
 - `entropy_plan`, `entropy_exec` (for a task with planning markers): the entropy over the k samples'
   planning tokens and over the other tokens (`trainer.planning.planning_mask`).
 
-`unique` reads each completion's answer with the task's own `EvalSet.extract`, so it counts distinct
+`unique` and `answer_entropy` read each completion's answer with the task's own `EvalSet.extract`, so it counts distinct
 answers on any task (the last number for a numeric reward, the text after `=>` for built-in tasks).
 `run_eval` is what the run calls: every task, with the catalog's evaluation settings, as an `EvalRecord`.
 """
@@ -26,7 +30,9 @@ answers on any task (the last number for a numeric reward, the text after `=>` f
 from __future__ import annotations
 
 import contextlib
+import math
 import re
+from collections import Counter
 from typing import Callable
 
 import torch
@@ -130,7 +136,7 @@ def evaluate(
 # running sums per task: per prompt (score, sampled, unique, length, distinct2 with its count), per sampled
 # token (entropy, tokens, k3), per planning / execution token (plan, exec with their counts)
 SUMS = ("score", "sampled", "unique", "length", "entropy", "tokens", "plan", "plan_n", "exec", "exec_n")
-SUMS += ("distinct2", "distinct2_n", "k3")
+SUMS += ("distinct2", "distinct2_n", "k3", "answer_entropy")
 
 
 def _add_prompt(
@@ -153,7 +159,9 @@ def _add_prompt(
     texts = [fmt.decode(r.tolist()) for r in responses]
     k = len(texts)
     acc["sampled"] += sum(prompt.grade([t])[0] for t in texts) / k
-    acc["unique"] += len({extract(t) for t in texts}) / k
+    answers = Counter(extract(t) for t in texts)
+    acc["unique"] += len(answers) / k
+    acc["answer_entropy"] += -sum(c / k * math.log(c / k) for c in answers.values())
     acc["entropy"] += float(sampled.entropy[rows].sum())
     acc["tokens"] += float(sampled.lengths[rows].sum())
     d2 = distinct_2([r[m].tolist() for r, m in zip(responses, live)], fmt.stop_ids)
@@ -184,6 +192,7 @@ def _task_eval(acc: dict[str, float], n: int, use_k3: bool, kl_base: float | Non
         planning=planning,
         entropy_plan=acc["plan"] / acc["plan_n"] if acc["plan_n"] else None,
         entropy_exec=acc["exec"] / acc["exec_n"] if acc["exec_n"] else None,
+        answer_entropy=acc["answer_entropy"] / n,
     )
 
 

@@ -11,6 +11,7 @@ Per task, from the run's evaluations (greedy held-out score, `eval/<task>/score`
     forgetting  best - final
     entropy_start / entropy_end / entropy_change   mean per-token entropy of the k samples, first -> last
     unique_start / unique_end   share of distinct answers among a prompt's k samples, first -> last
+    answer_entropy_start / answer_entropy_end   entropy of those answers (nats, per answer), first -> last
     kl_base     KL(base || policy) at the last evaluation (or the k3 estimate, whichever the run measured)
 
 Per run (repeated on its task rows): `bwt` and `fwt` (paper normalization) where the run has one stage per
@@ -50,6 +51,7 @@ def run_rows(arm: str, seed: int, root: Any) -> list[dict[str, Any]]:
         scores = [v for _, v in series(evals, eval_column(task, "score"))]
         entropy = [v for _, v in series(evals, eval_column(task, "entropy"))]
         unique = [v for _, v in series(evals, eval_column(task, "unique"))]
+        answers = [v for _, v in series(evals, eval_column(task, "answer_entropy"))]
         kl = series(evals, eval_column(task, "kl_base")) or series(evals, eval_column(task, "kl_k3"))
         if not scores:
             continue
@@ -71,6 +73,8 @@ def run_rows(arm: str, seed: int, root: Any) -> list[dict[str, Any]]:
                 "entropy_change": entropy[-1] - entropy[0] if entropy else None,
                 "unique_start": unique[0] if unique else None,
                 "unique_end": unique[-1] if unique else None,
+                "answer_entropy_start": answers[0] if answers else None,
+                "answer_entropy_end": answers[-1] if answers else None,
                 "kl_base": kl[-1][1] if kl else None,
                 "bwt": bwt,
                 "fwt": fwt,

@@ -75,7 +75,8 @@ def test_run_rows_read_a_run_folder(tmp_path):
         run.table("evals"),
         [
             {"step": step, "eval/s/score": scores["s"][i], "eval/w/score": scores["w"][i],
-             "eval/s/entropy": 1.0 - 0.1 * i, "eval/w/entropy": 0.5 + 0.2 * i, "eval/s/kl_base": 0.01 * i}
+             "eval/s/entropy": 1.0 - 0.1 * i, "eval/w/entropy": 0.5 + 0.2 * i, "eval/s/kl_base": 0.01 * i,
+             "eval/w/answer_entropy": 0.1 * i}
             for i, step in enumerate((0, 5, 10, 20))
         ],
     )  # fmt: skip
@@ -90,5 +91,7 @@ def test_run_rows_read_a_run_folder(tmp_path):
     assert s["entropy_change"] == pytest.approx(-0.3) and s["kl_base"] == pytest.approx(0.03)
     # w starts at 1: no headroom, normalized undefined; it dips from 1.0 to 0.5: dip .5
     assert w["normalized"] is None and w["dip"] == pytest.approx(0.5) and w["entropy_change"] == pytest.approx(0.6)
+    assert w["answer_entropy_start"] == 0.0 and w["answer_entropy_end"] == pytest.approx(0.3)  # 0.1 * 3
+    assert s["answer_entropy_end"] is None  # not logged for s
     assert w["kl_base"] is None and (s["arm"], s["seed"], w["kind"]) == ("arm", 7, "creative")
     assert (s["training_flops"], s["steps"], s["bwt"]) == (1e9, 20, None)

@@ -2,6 +2,8 @@
 the planning/execution entropy split and distinct-2 recounted by hand, k3 KL to the base, and `unique`
 read with each task's own answer extraction."""
 
+import math
+
 import pytest
 import torch
 from helpers import tiny_base
@@ -156,3 +158,21 @@ def test_unique_counts_answers_the_way_the_task_reads_them():
     assert unique(lambda text: "same") == 0.25  # one answer among k = 4 samples
     assert whole > 0.25  # at temperature 3 the four samples differ
     assert unique(lambda text: text[:1]) <= whole  # a coarser reading can only merge answers
+
+
+def test_answer_entropy_is_the_entropy_of_the_k_answers():
+    """answer_entropy = -sum (c/k) ln(c/k) over a prompt's distinct answers: answers read as a, a, b, c among
+    k = 4 give -(0.5 ln 0.5 + 2 * 0.25 ln 0.25) = 0.5 ln 2 + 0.5 ln 4 = 1.5 ln 2 = 1.0397; one answer gives 0;
+    four different ones ln 4."""
+    model, fmt = tiny_base()
+    prompts = [RLPrompt("t", fmt.prompt_ids("sort(cab)="), lambda cs: [0.0] * len(cs))]
+    args = dict(max_new_tokens=6, temperature=1.0, batch_size=16, samples=4)
+
+    def answer_entropy(labels: list[str]) -> float:
+        reads = iter(labels)  # the extraction is asked once per sample, in order
+        sets = [EvalSet("t", "structured", prompts, lambda text: next(reads))]
+        return evaluate(model, fmt, sets, generator=torch.Generator().manual_seed(5), **args)["t"].answer_entropy
+
+    assert answer_entropy(["a", "a", "b", "c"]) == pytest.approx(1.5 * math.log(2))
+    assert answer_entropy(["a"] * 4) == 0.0
+    assert answer_entropy(["a", "b", "c", "d"]) == pytest.approx(math.log(4))
