@@ -17,6 +17,11 @@ Per task, from the run's evaluations (greedy held-out score, `eval/<task>/score`
 Per run (repeated on its task rows): `bwt` and `fwt` (paper normalization) where the run has one stage per
 task (`curriculum.report.sections.accuracy_section`; null otherwise), training and eval FLOPs, steps, seconds.
 
+**Signals** (`compare`, `signals`): per arm, the mean over seeds (with its interval) of per-seed means over
+tasks of: dip, forgetting, KL to the base, and, per task kind, the change of per-token entropy and of answer
+entropy from the first to the last evaluation: how far each schedule drifts, and whether it narrows or
+widens its outputs, by kind.
+
 **Comparison** (`compare`). For each arm: per task the mean final score over seeds with its 95% t interval;
 overall, per seed the mean final score over the tasks, then its mean and interval over seeds (the same for
 the normalized score); the mean compute. Against the baseline, seed by seed: the paired difference of the
@@ -96,9 +101,35 @@ def _by_seed(rows: list[dict], key: str) -> dict[int, float]:
     """seed -> mean of `key` over the seed's task rows (rows with no value left out)."""
     out: dict[int, list[float]] = {}
     for r in rows:
-        if r[key] is not None:
+        if r.get(key) is not None:
             out.setdefault(r["seed"], []).append(float(r[key]))
     return {seed: sum(v) / len(v) for seed, v in sorted(out.items())}
+
+
+SIGNALS = (  # (name, row key, task kind or None for all tasks)
+    ("dip", "dip", None),
+    ("forgetting", "forgetting", None),
+    ("KL to base", "kl_base", None),
+    ("entropy change, structured", "entropy_change", "structured"),
+    ("entropy change, creative", "entropy_change", "creative"),
+    ("answer entropy change, structured", "answer_entropy_change", "structured"),
+    ("answer entropy change, creative", "answer_entropy_change", "creative"),
+)
+
+
+def signals(rows: list[dict]) -> dict[str, dict | None]:
+    """The module docstring's signals of one arm's rows: name -> interval over seeds (None: not measured)."""
+    rows = [{**r, "answer_entropy_change": _change(r, "answer_entropy")} for r in rows]
+    out = {}
+    for name, key, kind in SIGNALS:
+        per_seed = _by_seed([r for r in rows if kind is None or r["kind"] == kind], key)
+        out[name] = mean_interval(list(per_seed.values())).as_dict() if per_seed else None
+    return out
+
+
+def _change(row: dict, metric: str) -> float | None:
+    start, end = row.get(f"{metric}_start"), row.get(f"{metric}_end")
+    return end - start if start is not None and end is not None else None
 
 
 def compare(rows: list[dict], arms: list[str], baseline: str, failed: list[Outcome] = ()) -> dict[str, Any]:
@@ -127,6 +158,7 @@ def compare(rows: list[dict], arms: list[str], baseline: str, failed: list[Outco
             "steps": _mean([r["steps"] for r in mine]),
             "seconds": _mean([r["seconds"] for r in mine]),
             "budgets": sorted({r["training_flops"] for r in mine if r["training_flops"] is not None}),
+            "signals": signals(mine),
         }
         if arm != baseline and base_overall:
             common = sorted(set(overall) & set(base_overall))

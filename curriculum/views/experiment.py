@@ -11,10 +11,10 @@ from rich.markup import escape
 from rich.table import Table
 
 
-def _cell(interval: dict | None, best: bool) -> str:
+def _cell(interval: dict | None, best: bool, signed: bool = False) -> str:
     if not interval:
         return "-"
-    text = f"{interval['mean']:.3f}"
+    text = f"{interval['mean']:+.3f}" if signed else f"{interval['mean']:.3f}"
     if interval.get("half") is not None:
         text += f" ± {interval['half']:.3f}"
     return f"[bold green]{text} *[/]" if best else text
@@ -51,6 +51,20 @@ def render_experiment(comparison: dict[str, Any], console: Console, budget: floa
         console.print(
             "[dim]normalized gain = (final - start) / (1 - start), the share of the headroom gained; "
             "overall = mean over tasks per seed, then over seeds[/]"
+        )
+        table = Table(
+            title="drift and diversity (mean over tasks per seed, then mean ± half of the 95% interval over seeds)",
+            title_justify="left",
+        )
+        table.add_column("signal", no_wrap=True)
+        for a in arms:
+            table.add_column(escape(a["arm"]), justify="right", overflow="fold")
+        for name in arms[0]["signals"]:
+            table.add_row(name, *[_cell(a["signals"][name], False, signed=True) for a in arms])
+        console.print(table)
+        console.print(
+            "[dim]dip = start - lowest score; forgetting = best - final score; KL to base at the last evaluation; "
+            "entropy per token (nats), answer entropy per answer among k samples (nats), last - first evaluation[/]"
         )
         if budget is not None:
             realized = [b for a in arms for b in a["budgets"]]

@@ -95,3 +95,26 @@ def test_run_rows_read_a_run_folder(tmp_path):
     assert s["answer_entropy_end"] is None  # not logged for s
     assert w["kl_base"] is None and (s["arm"], s["seed"], w["kind"]) == ("arm", 7, "creative")
     assert (s["training_flops"], s["steps"], s["bwt"]) == (1e9, 20, None)
+
+
+def test_signals_average_tasks_per_seed_then_seeds_by_kind():
+    from curriculum.experiment.results import signals
+
+    def row(seed, task, kind, dip, ent, ans):
+        return {"seed": seed, "task": task, "kind": kind, "dip": dip, "forgetting": 0.0, "kl_base": None,
+                "entropy_change": ent, "answer_entropy_start": 0.5, "answer_entropy_end": 0.5 + ans}  # fmt: skip
+
+    rows = [
+        row(0, "s", "structured", 0.2, -0.3, -0.1), row(0, "c", "creative", 0.0, 0.4, 0.2),
+        row(1, "s", "structured", 0.4, -0.1, -0.3), row(1, "c", "creative", 0.2, 0.2, 0.4),
+    ]  # fmt: skip
+    out = signals(rows)
+    # dip per seed over both tasks: (.2 + 0) / 2 = .1, (.4 + .2) / 2 = .3 -> mean .2, s = .141421,
+    # half = 12.706205 * .141421 / sqrt(2) = 1.270620
+    assert out["dip"]["mean"] == pytest.approx(0.2) and out["dip"]["half"] == pytest.approx(1.270620, abs=1e-5)
+    # structured entropy change: -.3, -.1 -> -.2; creative: .4, .2 -> .3; answer entropy: -.2 and .3
+    assert out["entropy change, structured"]["mean"] == pytest.approx(-0.2)
+    assert out["entropy change, creative"]["mean"] == pytest.approx(0.3)
+    assert out["answer entropy change, structured"]["mean"] == pytest.approx(-0.2)
+    assert out["answer entropy change, creative"]["mean"] == pytest.approx(0.3)
+    assert out["KL to base"] is None  # not measured
