@@ -143,10 +143,16 @@ class TaskLengths:
 
 
 def plan_cost(
-    decisions: list[Decision], lengths: dict[str, TaskLengths], params: int, group_size: int, max_new_tokens: int
+    decisions: list[Decision],
+    lengths: dict[str, TaskLengths],
+    params: int,
+    group_size: int,
+    max_new_tokens: int,
+    reference: bool = False,
 ) -> dict[str, Any]:
     """Estimated tokens and training FLOPs of the planned decisions (module docstring): `expected` with
-    responses of demonstration length (capped at max_new_tokens), `upper` with max_new_tokens."""
+    responses of demonstration length (capped at max_new_tokens), `upper` with max_new_tokens. `reference`:
+    the KL penalty is on (grpo.kl_coef > 0), the reference model forwards every trained rollout token."""
     sft = prefill = expected = 0.0
     for d in decisions:
         for task, rows in d.sft.items():
@@ -165,7 +171,8 @@ def plan_cost(
             "rl_tokens": rl,
             "prefill_tokens": prefill,
             "generated_tokens": generated,
-            "training_flops": training_flops(params, sft, rl, prefill, generated, 0.0),
+            "reference_tokens": rl if reference else 0.0,
+            "training_flops": training_flops(params, sft, rl, prefill, generated, rl if reference else 0.0),
         }
 
     return {"params": params, "expected": cost(expected), "upper": cost(upper)}

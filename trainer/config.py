@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from curriculum.spec import NonNegInt, PosInt, Spec
 
@@ -104,6 +104,15 @@ class TrainingSpec(Spec):
     checkpoint_every: NonNegInt = Field(100, description="Steps between checkpoints; 0 = only at the end.")
     keep_checkpoints: PosInt = Field(2, description="Most recent checkpoints kept on disk.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="`auto`: cuda > mps > cpu.")
+
+    @model_validator(mode="after")
+    def _budget_needs_no_decay_to_zero(self) -> "TrainingSpec":
+        if self.compute_budget is not None and self.lr_decay == "cosine":
+            raise ValueError(
+                "compute_budget with lr_decay: cosine: the learning rate reaches 0 at training.steps while a "
+                "budget run may go on past it; use lr_decay: constant"
+            )
+        return self
 
 
 class EvaluationSpec(Spec):

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Callable, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictInt, field_validator, model_validator
 
-from curriculum.spec import PosInt, Spec
+from curriculum.spec import Spec
 
 ARM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$")  # a folder name too
 
@@ -35,10 +35,6 @@ def _half(catalog: dict) -> int:
     return max(1, int((catalog.get("training") or {}).get("steps", 200)) // 2)
 
 
-def _steps(catalog: dict) -> int:
-    return int((catalog.get("training") or {}).get("steps", 200))
-
-
 # name -> (one line a user reads in --help and the README, the schedule it trains with)
 BUILTIN_ARMS: dict[str, tuple[str, Callable[[dict], dict]]] = {
     "sft-then-rl": (
@@ -46,9 +42,9 @@ BUILTIN_ARMS: dict[str, tuple[str, Callable[[dict], dict]]] = {
         _schedule("sequential", sft_steps=_half),
     ),
     "sft-then-rl@best": (
-        "staged, the strongest baseline: SFT until the mean held-out score stops rising (at most training.steps), "
-        "then RL from the weights of its best evaluation",
-        _schedule("sequential", sft_steps=_steps, switch="best"),
+        "staged, the strongest baseline: SFT until the mean held-out score stops rising (at most half of "
+        "training.steps), then RL from the weights of its best evaluation",
+        _schedule("sequential", sft_steps=_half, switch="best"),
     ),
     "rl-only": ("RL only (constant mu = 0)", _schedule("constant", mu=0.0, sft_batch=0)),
     "sft-only": ("SFT only (constant mu = 1)", _schedule("constant", mu=1.0, rl_batch=0)),
@@ -115,7 +111,9 @@ class ExperimentSpec(Spec):
         None, description=f"Arms to run, built-in or defined below; null = {', '.join(DEFAULT_ARMS)}."
     )
     define: list[ArmSpec] = Field(default_factory=list, description="User-defined arms.")
-    seeds: PosInt | list[int] = Field(3, description="N (seeds: the catalog's seed, +1, ...) or the seeds themselves.")
+    seeds: Annotated[StrictInt, Field(ge=1)] | Annotated[list[StrictInt], Field(min_length=1)] = Field(
+        3, description="N (seeds: the catalog's seed, +1, ...) or the seeds themselves."
+    )
     baseline: str = Field(DEFAULT_BASELINE, description="The arm every other is compared with, seed by seed.")
     match: Literal["steps", "compute"] = Field(
         "steps",

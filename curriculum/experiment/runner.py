@@ -8,10 +8,12 @@
 same training FLOPs (`curriculum.compute`): the budget C is the baseline arm's *estimated* cost at
 `training.steps` (`plan_cost`, responses as long as the demonstrations). Each arm gets
 `training.compute_budget = C`, so its run ends at the first step whose *counted* training FLOPs reach C
-(at most one step past it). A fixed arm's `training.steps` (what shapes its schedule: stage lengths, the
-chord decay, where a sequential switch falls relative to the end) is scaled so its own estimated cost is C
-(three rounds of steps <- steps x C / cost(steps)); an adaptive arm keeps `training.steps`, since its plan
-is only nominal. A run may end before its steps or go past them (the schedule's last decisions go on).
+(at most one step past it). A fixed arm's `training.steps` is scaled so its own estimated cost is C (three
+rounds of steps <- steps x C / cost(steps)), and a built-in arm's schedule is made for the scaled steps
+(`sft-then-rl` switches at half of them; task stages split them); what a schedule states in steps stays
+as stated (chord's `decay_steps`). A `bwt_order` probe's bursts are part of the estimate (and of the
+counted budget). An adaptive arm keeps `training.steps`, since its plan is only nominal. A run may end
+before its steps or go past them (the schedule's last decisions go on).
 
 **Restarting.** An experiment started again with the same arguments skips its finished runs (after checking
 that each was made from the same catalog), resumes an interrupted run from its latest checkpoint (exactly,
@@ -39,7 +41,7 @@ from curriculum.run.display import Display
 from curriculum.run.loop import train
 from curriculum.run.resume import resume_changes
 from curriculum.run.rundir import RunDir
-from curriculum.run.setup import load_tasks, make_scheduler, plan_cost_of, plan_decisions
+from curriculum.run.setup import data_fingerprint, load_tasks, make_scheduler, plan_cost_of, plan_decisions
 from trainer.checkpoint import checkpoint_dirs
 
 MATCH_ROUNDS = 3  # rounds of steps <- steps x C / cost(steps) for a fixed arm under --match compute
@@ -121,10 +123,22 @@ def plan_experiment(
     extra: dict[str, list[str]] = {arm: [] for arm in chosen}
     if how == "compute":
         budget = _cost(arm_catalogs[base], tasks, path)
+
+        def at(arm: str, n: int) -> list[str]:  # the arm at n steps: a built-in arm's schedule follows them
+            scaled = {**data, "training": {**data["training"], "steps": n}}
+            return [*overrides, *arm_overrides(arm, scaled, spec.define), f"training.steps={n}"]
+
         for arm in chosen:
             if not _adaptive(arm_catalogs[arm], tasks):
-                steps[arm] = _matched_steps(path, by_arm[arm], budget, tasks)
-            extra[arm] = [f"training.steps={steps[arm]}", f"training.compute_budget={budget!r}"]
+                try:
+                    steps[arm] = _matched_steps(path, lambda n, arm=arm: at(arm, n), steps[arm], budget, tasks)
+                except (UserError, ValueError) as exc:
+                    raise ExperimentError(
+                        f"arm {arm}: no number of steps matches the compute budget ({budget:.3g} FLOPs, the "
+                        f"estimated cost of {base}): {exc}"
+                    ) from None
+            by_arm[arm] = at(arm, steps[arm])
+            extra[arm] = [f"training.compute_budget={budget!r}"]
     runs = [
         PlannedRun(arm, seed, out / arm / f"seed-{seed}", [*by_arm[arm], *extra[arm], f"seed={seed}"])
         for arm in chosen
@@ -156,16 +170,23 @@ def _adaptive(catalog: Catalog, tasks: list) -> bool:
 
 
 def _cost(catalog: Catalog, tasks: list, path: Path) -> float:
+    """The estimated training FLOPs of a catalog's plan, with a `bwt_order` probe's bursts estimated as
+    probe_steps x tasks steps at the plan's mean cost per step over its first probe_steps steps."""
     decisions, _ = plan_decisions(catalog, tasks)
-    return float(plan_cost_of(catalog, tasks, decisions, path.resolve().parent)["expected"]["training_flops"])
+    cost = plan_cost_of(catalog, tasks, decisions, path.resolve().parent)["expected"]["training_flops"]
+    order = catalog.schedule.order
+    if order is not None and order.kind == "bwt_order" and order.probe_steps:
+        head = decisions[: order.probe_steps]
+        per_step = plan_cost_of(catalog, tasks, head, path.resolve().parent)["expected"]["training_flops"] / len(head)
+        cost += per_step * order.probe_steps * len(tasks)
+    return float(cost)
 
 
-def _matched_steps(path: Path, overrides: list[str], budget: float, tasks: list) -> int:
-    """The steps whose estimated cost is the budget (MATCH_ROUNDS rounds of proportional correction)."""
-    catalog = load_catalog(path, overrides)
-    steps = catalog.training.steps
+def _matched_steps(path: Path, arm_at: Callable[[int], list[str]], steps: int, budget: float, tasks: list) -> int:
+    """The steps whose estimated cost is the budget (MATCH_ROUNDS rounds of proportional correction);
+    `arm_at(n)` are the arm's overrides at n steps."""
     for _ in range(MATCH_ROUNDS):
-        cost = _cost(load_catalog(path, [*overrides, f"training.steps={steps}"]), tasks, path)
+        cost = _cost(load_catalog(path, arm_at(steps)), tasks, path)
         if cost <= 0:
             raise ExperimentError(f"{path}: an arm's planned cost is 0 FLOPs: nothing to match")
         steps = max(1, round(steps * budget / cost))
@@ -195,12 +216,24 @@ def run_state(root: Path) -> str:
     return "resumable" if checkpoint_dirs(root / "checkpoints") else "restart"
 
 
-def _same_catalog(root: Path, resolved: dict) -> list[str]:
-    saved = yaml.safe_load((root / "catalog.yaml").read_text(encoding="utf-8"))
+def check_folder(planned: PlannedRun, catalog: Catalog, base_dir: Path) -> None:
+    """Refuse a finished or interrupted run folder made from another catalog (the experiment section aside)
+    or from other task data than this run's: skipping or resuming it would mix two experiments."""
+    if run_state(planned.root) not in ("finished", "resumable"):
+        return
+    resolved = catalog.model_dump(mode="json")
+    saved = yaml.safe_load((planned.root / "catalog.yaml").read_text(encoding="utf-8"))
     changes = resume_changes(saved, resolved)
     if saved.get("training", {}).get("steps") != resolved["training"]["steps"]:
         changes.append(f"training.steps changed: {saved['training']['steps']} -> {resolved['training']['steps']}")
-    return changes
+    if RunDir(planned.root).read_info().get("data") != data_fingerprint(load_tasks(catalog, base_dir)):
+        changes.append("the task data differs from the data the run trained on")
+    if changes:
+        raise ExperimentError(
+            f"{planned.root} was made from another catalog than this experiment's arm {planned.arm}",
+            *changes,
+            "use another --out for a changed experiment",
+        )
 
 
 def run_experiment(
@@ -210,24 +243,18 @@ def run_experiment(
 ) -> list[Outcome]:
     """Run every planned run in turn; `display(run)` shows a run's training, `news` one line of progress."""
     out = experiment.out
+    base_dir = experiment.catalog_path.resolve().parent
+    catalogs = [load_catalog(experiment.catalog_path, planned.overrides) for planned in experiment.runs]
+    for planned, catalog in zip(experiment.runs, catalogs):  # every folder checked before anything trains
+        check_folder(planned, catalog, base_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "experiment.json").write_text(json.dumps(experiment.describe(), indent=2), encoding="utf-8")
-    base_dir = experiment.catalog_path.resolve().parent
     outcomes: list[Outcome] = []
     trained_seconds: list[float] = []
     total = len(experiment.runs)
-    for i, planned in enumerate(experiment.runs):
-        catalog = load_catalog(experiment.catalog_path, planned.overrides)
+    for i, (planned, catalog) in enumerate(zip(experiment.runs, catalogs)):
         resolved = catalog.model_dump(mode="json")
         state = run_state(planned.root)
-        if state in ("finished", "resumable"):
-            changes = _same_catalog(planned.root, resolved)
-            if changes:
-                raise ExperimentError(
-                    f"{planned.root} was made from another catalog than this experiment's arm {planned.arm}",
-                    *changes,
-                    "use another --out for a changed experiment",
-                )
         if state == "finished":
             outcomes.append(Outcome(planned.arm, planned.seed, planned.root, "skipped"))
             news(f"[{i + 1}/{total}] {planned.arm} seed {planned.seed}: finished before, skipped")

@@ -193,10 +193,18 @@ def _seeds(n: int) -> str:
     return f"{n} seed{'s' if n != 1 else ''}"
 
 
+def _no_spread(diff: Interval) -> bool:
+    """Every seed gave the same difference (up to float rounding: 1e-12)."""
+    return diff.half is not None and diff.half <= 1e-12
+
+
 def verdict(diff: Interval, higher_is_better: bool = True) -> str:
     """The verdict on a paired difference (arm - baseline): "better" when its interval lies entirely above
     zero (entirely below when lower is better), "worse" in the mirror case, else "no difference detectable at
-    {n} seed(s)"."""
+    {n} seed(s)". Differences with no spread (every seed the same, s = 0) give a zero-width interval that
+    says nothing about the spread either: no verdict beyond "no difference detectable"."""
+    if _no_spread(diff):
+        return f"no difference detectable at {_seeds(diff.n)}"
     if diff.lo is not None and diff.lo > 0.0:
         return "better" if higher_is_better else "worse"
     if diff.hi is not None and diff.hi < 0.0:
@@ -211,6 +219,8 @@ def verdict_line(arm: str, baseline: str, diff: Interval, metric: str, higher_is
     head = f"{arm} vs {baseline}: {said}"
     if diff.lo is None or diff.hi is None:
         return f"{head} (one seed gives no interval)"
+    if _no_spread(diff):
+        return f"{head} (mean {metric} {diff.mean:+.3f} on every seed: no spread, no interval)"
     numbers = f"mean {metric} {diff.mean:+.3f}, {diff.level * 100:g}% interval {diff.lo:+.3f} to {diff.hi:+.3f}"
     if said in ("better", "worse"):
         return f"{head} ({numbers}, {diff.n} paired seed{'s' if diff.n != 1 else ''})"

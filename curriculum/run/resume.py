@@ -81,8 +81,9 @@ def resume_changes(saved: dict, new: dict) -> list[str]:
                 problems.append(f"task {tid} {what}: {a.get(key)!r} -> {b.get(key)!r}")
     if list(old_tasks) != list(new_tasks) and old_tasks.keys() == new_tasks.keys():
         problems.append(f"task order changed: {list(old_tasks)} -> {list(new_tasks)}")
-    a = _flatten({k: v for k, v in saved.items() if k != "tasks"})
-    b = _flatten({k: v for k, v in new.items() if k != "tasks"})
+    # the experiment section is what `curriculum experiment` reads, not what a run trains on
+    a = _flatten({k: v for k, v in saved.items() if k not in ("tasks", "experiment")})
+    b = _flatten({k: v for k, v in new.items() if k not in ("tasks", "experiment")})
     staged = (saved.get("schedule") or {}).get("order") is not None
     for key in sorted(a.keys() | b.keys()):
         if a.get(key) != b.get(key) and (key not in RESUMABLE_CHANGES or (staged and key == "training.steps")):

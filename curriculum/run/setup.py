@@ -74,7 +74,8 @@ def plan_cost_of(catalog: Catalog, tasks: list[DataTask], decisions: list[Decisi
     params, fmt = model_size(catalog.model, catalog.seed, base_dir)
     rollout = catalog.training.rollout
     lengths = task_lengths(tasks, fmt, rollout.max_new_tokens)
-    return plan_cost(decisions, lengths, params, rollout.group_size, rollout.max_new_tokens)
+    kl = catalog.training.grpo.kl_coef > 0
+    return plan_cost(decisions, lengths, params, rollout.group_size, rollout.max_new_tokens, reference=kl)
 
 
 def check_lengths(model: torch.nn.Module, fmt: Formatter, tasks: list[DataTask], catalog: Catalog) -> None:

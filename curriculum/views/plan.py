@@ -79,15 +79,18 @@ def render_plan(plan: dict[str, Any], console: Console) -> None:
     cost = plan.get("cost")
     if cost:
         e, u = cost["expected"], cost["upper"]
+        full = u["generated_tokens"]
         console.print(
             f"cost (estimated, N = {cost['params']:,} parameters): [bold]{e['training_flops']:.3g}[/] training FLOPs "
-            f"expected, {u['training_flops']:.3g} at most; tokens trained: SFT {e['sft_tokens']:,.0f}, "
-            f"RL {e['rl_tokens']:,.0f}; generated {e['generated_tokens']:,.0f} (at most {u['generated_tokens']:,.0f})",
+            f"expected, {u['training_flops']:.3g} with every response max_new_tokens long; tokens trained: "
+            f"SFT {e['sft_tokens']:,.0f}, RL {e['rl_tokens']:,.0f}; generated {e['generated_tokens']:,.0f} "
+            f"({full:,.0f} at full length)",
             highlight=False,
         )
         console.print(
-            "[dim]expected: responses as long as the task's demonstrations; at most: every response max_new_tokens; "
-            "FLOPs = 6N x trained tokens + 2N x (prompt prefill + generated) tokens[/]"
+            "[dim]expected: responses as long as the task's demonstrations; full length: every response "
+            "max_new_tokens; FLOPs = 6N x trained tokens + 2N x (prompt prefill + generated + KL reference) tokens; "
+            "a bwt_order probe's bursts and gated demonstrations are not in these figures[/]"
         )
     if plan["repeated"]:
         repeated = ", ".join(f"{task} {epochs:.1f}x" for task, epochs in plan["repeated"])

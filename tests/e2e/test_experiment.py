@@ -98,3 +98,9 @@ def test_an_experiment_folder_made_for_other_arms_is_refused(finished, tmp_path,
     code = main(["experiment", str(TINY), "--out", str(full), *ARGS, "training.lr=5e-4"])
     err = capsys.readouterr().err
     assert code == 2 and "was made from another catalog" in err and "training.lr" in err
+
+
+def test_a_changed_experiment_section_does_not_refuse_finished_runs(finished, capsys):
+    full, _ = finished
+    code, text = _experiment(full, capsys, "experiment={baseline: sft-then-rl, seeds: 5}")
+    assert code == 0 and text.count("finished before, skipped") == 4

@@ -109,3 +109,10 @@ def test_a_compute_budget_ends_the_run_at_the_step_that_reaches_it(tmp_path):
 
 def test_eval_record_row_carries_its_tokens():
     assert EvalRecord(4, {}, tokens=123).row() == {"step": 4, "compute/eval_tokens": 123}
+
+
+def test_a_budget_with_cosine_decay_is_refused():
+    from curriculum.catalog import CatalogInvalid
+
+    with pytest.raises(CatalogInvalid, match="lr_decay: constant"):
+        load_catalog(TINY, ["training.compute_budget=1e12", "training.lr_decay=cosine"])

@@ -72,6 +72,8 @@ def test_a_user_arm_is_its_overrides_on_its_base(tmp_path):
         ({"define": [{"name": "a/b"}]}, "letters, digits"),
         ({"define": [{"name": "x", "base": "nope"}]}, "unknown built-in arm 'nope'"),
         ({"seeds": [1, 1]}, "seeds must be distinct"),
+        ({"seeds": []}, "at least 1 item"),
+        ({"seeds": 0}, "greater than or equal to 1"),
     ],
 )
 def test_a_bad_experiment_section_is_a_catalog_error(tmp_path, section, expected):
@@ -112,3 +114,23 @@ def test_match_compute_scales_fixed_arms_to_the_baselines_estimated_cost(tmp_pat
         per_step = estimated(arm) / plan.arm_steps[arm]
         assert abs(estimated(arm) - plan.budget) <= per_step
     assert all(f"training.compute_budget={plan.budget!r}" in r.overrides for r in plan.runs)
+
+
+def test_match_compute_makes_a_builtin_arms_schedule_for_its_scaled_steps(tmp_path):
+    plan = plan_experiment(
+        TINY, ["training.steps=12"], tmp_path, arms=["chord-mu", "sft-then-rl"], baseline="chord-mu", match="compute"
+    )
+    staged = load_catalog(TINY, next(r.overrides for r in plan.runs if r.arm == "sft-then-rl"))
+    assert staged.training.steps == plan.arm_steps["sft-then-rl"] != 12
+    assert staged.schedule.sft_steps == plan.arm_steps["sft-then-rl"] // 2  # half of its own steps, not of 12
+
+
+def test_match_compute_counts_a_bwt_order_probe_in_the_estimate(tmp_path):
+    # kind-first and bwt-order are the same staged chord-mu, but bwt-order first probes 10 steps per task:
+    # the probe's estimated cost leaves fewer steps for the run itself
+    plan = plan_experiment(TINY, ["training.steps=60"], tmp_path, arms=["kind-first"], match="compute")
+    with_probe = plan_experiment(TINY, ["training.steps=60"], tmp_path, arms=["bwt-order"], match="compute")
+    assert with_probe.arm_steps["bwt-order"] < plan.arm_steps["kind-first"]
+    # a budget the probe alone exceeds (12 baseline steps; 2 tasks x 10 probe steps) is refused by name
+    with pytest.raises(ExperimentError, match="arm bwt-order: no number of steps matches the compute budget"):
+        plan_experiment(TINY, ["training.steps=12"], tmp_path, arms=["bwt-order"], match="compute")

@@ -219,3 +219,14 @@ def test_verdict_line_no_difference() -> None:
 def test_verdict_line_one_seed() -> None:
     line = verdict_line("chord-mu", "sft-then-rl", paired_difference({7: 0.9}, {7: 0.1}), "score")
     assert line == "chord-mu vs sft-then-rl: no difference detectable at 1 seed (one seed gives no interval)"
+
+
+def test_differences_without_spread_give_no_verdict() -> None:
+    # two seeds, each +0.1 (.6 - .5 and .75 - .65, which differ in the last bit of a float): s is 0 or
+    # rounding noise, and the zero-width "interval" lies above 0, yet says nothing about the spread
+    diff = paired_difference({0: 0.6, 1: 0.75}, {0: 0.5, 1: 0.65})
+    assert diff.half < 1e-12 and diff.lo > 0
+    assert verdict(diff) == "no difference detectable at 2 seeds"
+    assert verdict_line("a", "b", diff, "score") == "a vs b: no difference detectable at 2 seeds " + (
+        "(mean score +0.100 on every seed: no spread, no interval)"
+    )
