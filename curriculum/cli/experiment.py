@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         console.print(
             f"compute budget: {experiment.budget:.3g} training FLOPs per run; steps shaping each schedule: {steps}"
         )
+    if not console.is_terminal:  # a log or a pipe: long lines rather than tables folded at 80 columns
+        console.width = max(console.width, 160)
     display = LiveDisplay(console, bar=not args.no_progress)
     outcomes = run_experiment(experiment, lambda run: display, lambda text: console.print(text, highlight=False))
     rows = collect(outcomes)

@@ -5,8 +5,9 @@ Per task, from the run's evaluations (greedy held-out score, `eval/<task>/score`
     base        the score at step 0 (the starting model)
     final       the score at the last evaluation
     best        the highest score at any evaluation
-    normalized  (final - base) / (1 - base): the share of the headroom above the start that was gained
-                (rewards in [0, 1]; null when base is 1)
+    normalized  a gain as a share of the headroom, a loss as a share of the start (rewards in [0, 1]):
+                (final - base) / (1 - base) when final >= base, (final - base) / base when below, so it lies
+                in [-1, 1] and a task that starts near 1 cannot blow it up (0 when nothing could change)
     dip         base - the lowest score at any evaluation, if positive (the depth of a shift), else 0
     forgetting  best - final
     entropy_start / entropy_end / entropy_change   mean per-token entropy of the k samples, first -> last
@@ -70,7 +71,7 @@ def run_rows(arm: str, seed: int, root: Any) -> list[dict[str, Any]]:
                 "base": base,
                 "final": final,
                 "best": best,
-                "normalized": (final - base) / (1.0 - base) if base < 1.0 else None,
+                "normalized": normalized(base, final),
                 "dip": max(0.0, base - min(scores)),
                 "forgetting": best - final,
                 "entropy_start": entropy[0] if entropy else None,
@@ -90,6 +91,13 @@ def run_rows(arm: str, seed: int, root: Any) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def normalized(base: float, final: float) -> float:
+    """The module docstring's normalized change: gains over the headroom, losses over the start."""
+    if final >= base:
+        return (final - base) / (1.0 - base) if base < 1.0 else 0.0
+    return (final - base) / base
 
 
 def collect(outcomes: list[Outcome]) -> list[dict[str, Any]]:

@@ -1,6 +1,12 @@
-"""What `curriculum experiment` shows at the end: per arm, the mean final held-out score with its 95% interval
-per task and overall (best of each row marked), the compute each arm used, and one verdict line per arm
-against the baseline (`curriculum.experiment.results.compare` makes the data)."""
+"""What `curriculum experiment` shows at the end (`curriculum.experiment.results.compare` makes the data), one
+row per arm in every table so that many arms stay readable:
+
+1. the overall final held-out score and the normalized gain, each the mean over seeds ± the half-width of its
+   95% t interval, the paired difference with the baseline and its verdict, the compute each arm used;
+2. the final score per task (the best arm of each column marked *);
+3. drift and diversity: dip, forgetting, KL to the base, per-token and per-answer entropy change by kind;
+
+then one verdict line per arm against the baseline."""
 
 from __future__ import annotations
 
@@ -10,61 +16,87 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+SHORT = {  # signal -> column header
+    "dip": "dip",
+    "forgetting": "forget",
+    "KL to base": "KL base",
+    "entropy change, structured": "ΔH tok S",
+    "entropy change, creative": "ΔH tok C",
+    "answer entropy change, structured": "ΔH ans S",
+    "answer entropy change, creative": "ΔH ans C",
+}
 
-def _cell(interval: dict | None, best: bool, signed: bool = False) -> str:
+
+def _cell(interval: dict | None, best: bool = False, signed: bool = False) -> str:
     if not interval:
         return "-"
     text = f"{interval['mean']:+.3f}" if signed else f"{interval['mean']:.3f}"
     if interval.get("half") is not None:
-        text += f" ± {interval['half']:.3f}"
-    return f"[bold green]{text} *[/]" if best else text
+        text += f"±{interval['half']:.3f}"
+    return f"[bold green]{text}*[/]" if best else text
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("arm", no_wrap=True)
+    for column in columns:
+        table.add_column(column, justify="right", no_wrap=True)
+    return table
 
 
 def render_experiment(comparison: dict[str, Any], console: Console, budget: float | None = None) -> None:
     arms = [a for a in comparison["arms"] if a["seeds"]]
+    baseline = comparison["baseline"]
     if not arms:
         console.print("[red]no run finished: nothing to compare[/]")
     else:
-        seeds = sorted({a["seeds"] for a in arms})
-        title = (
-            f"final held-out score (greedy), mean ± half of the 95% t interval over {'/'.join(map(str, seeds))} "
-            "seed(s); * = best mean of the row"
-        )
-        table = Table(title=title, title_justify="left")
-        table.add_column("task", no_wrap=True)
-        table.add_column("kind", no_wrap=True)
-        for a in arms:
-            name = a["arm"] + (" (baseline)" if a["arm"] == comparison["baseline"] else "")
-            table.add_column(escape(name), justify="right", overflow="fold")
+        seeds = "/".join(map(str, sorted({a["seeds"] for a in arms})))
         best = comparison["best"]
-        for t in comparison["tasks"]:
-            cells = [_cell(a["tasks"].get(t["task"]), a["arm"] in best.get(t["task"], [])) for a in arms]
-            table.add_row(t["task"], t["kind"], *cells)
-        table.add_section()
-        table.add_row("overall", "mean", *[_cell(a["overall"], a["arm"] in best.get("overall", [])) for a in arms])
-        table.add_row("normalized", "gain", *[_cell(a["normalized"], False) for a in arms])
-        table.add_section()
-        table.add_row("training FLOPs", "", *[_flops(a["training_flops"]) for a in arms])
-        table.add_row("steps", "", *[f"{a['steps']:.0f}" if a["steps"] is not None else "-" for a in arms])
-        table.add_row("minutes", "", *[f"{a['seconds'] / 60:.1f}" if a["seconds"] else "-" for a in arms])
-        console.print(table)
-        console.print(
-            "[dim]normalized gain = (final - start) / (1 - start), the share of the headroom gained; "
-            "overall = mean over tasks per seed, then over seeds[/]"
+        table = _table(
+            f"final held-out score (greedy), mean±half of the 95% t interval over {seeds} seed(s)",
+            "overall",
+            "normalized",
+            f"vs {baseline}",
+            "verdict",
+            "train FLOPs",
+            "steps",
+            "min",
         )
-        table = Table(
-            title="drift and diversity (mean over tasks per seed, then mean ± half of the 95% interval over seeds)",
-            title_justify="left",
-        )
-        table.add_column("signal", no_wrap=True)
         for a in arms:
-            table.add_column(escape(a["arm"]), justify="right", overflow="fold")
-        for name in arms[0]["signals"]:
-            table.add_row(name, *[_cell(a["signals"][name], False, signed=True) for a in arms])
+            name = a["arm"] + (" (baseline)" if a["arm"] == baseline else "")
+            table.add_row(
+                escape(name),
+                _cell(a["overall"], a["arm"] in best.get("overall", [])),
+                _cell(a["normalized"], signed=True),
+                _cell(a.get("paired"), signed=True),
+                _verdict(a),
+                _flops(a["training_flops"]),
+                f"{a['steps']:.0f}" if a["steps"] is not None else "-",
+                f"{a['seconds'] / 60:.1f}" if a["seconds"] else "-",
+            )
         console.print(table)
         console.print(
-            "[dim]dip = start - lowest score; forgetting = best - final score; KL to base at the last evaluation; "
-            "entropy per token (nats), answer entropy per answer among k samples (nats), last - first evaluation[/]"
+            "[dim]overall: mean over tasks per seed, then over seeds; normalized: a gain as a share of the headroom "
+            "(final - start) / (1 - start), a loss as a share of the start (final - start) / start, in [-1, 1]; "
+            f"vs {escape(baseline)}: the mean paired difference of the overall score, seed by seed[/]"
+        )
+        tasks = comparison["tasks"]
+        table = _table(
+            "final held-out score per task (* = best mean of the column)",
+            *(f"{t['task']} ({t['kind'][0].upper()})" for t in tasks),
+        )
+        for a in arms:
+            cells = [_cell(a["tasks"].get(t["task"]), a["arm"] in best.get(t["task"], [])) for t in tasks]
+            table.add_row(escape(a["arm"]), *cells)
+        console.print(table)
+        table = _table("drift and diversity (mean over tasks per seed, then over seeds)", *SHORT.values())
+        for a in arms:
+            table.add_row(escape(a["arm"]), *[_cell(a["signals"][name], signed=True) for name in SHORT])
+        console.print(table)
+        console.print(
+            "[dim]dip: start - lowest score; forget: best - final score; KL base: KL to the base at the last "
+            "evaluation; ΔH tok: per-token entropy change (nats), ΔH ans: entropy of the k sampled answers (nats), "
+            "last - first evaluation; S structured, C creative tasks[/]"
         )
         if budget is not None:
             realized = [b for a in arms for b in a["budgets"]]
@@ -74,9 +106,7 @@ def render_experiment(comparison: dict[str, Any], console: Console, budget: floa
                 f"{_flops(min(realized))} to {_flops(max(realized))} (within {100 * spread:.2f}% of the budget)",
                 highlight=False,
             )
-        console.print(
-            f"[bold]against {escape(comparison['baseline'])}[/] (paired by seed, mean {comparison['metric']}):"
-        )
+        console.print(f"[bold]against {escape(baseline)}[/] (paired by seed, mean {comparison['metric']}):")
         for a in arms:
             if "line" in a:
                 colour = {"better": "green", "worse": "red"}.get(a["verdict"], "yellow")
@@ -85,6 +115,15 @@ def render_experiment(comparison: dict[str, Any], console: Console, budget: floa
         console.print(
             f"[red]failed:[/] {escape(f['arm'])} seed {f['seed']}: {escape(f['error'] or '')} ({f['folder']})"
         )
+
+
+def _verdict(arm: dict) -> str:
+    said = arm.get("verdict")
+    if said is None:
+        return "-"
+    if said.startswith("no difference"):
+        return "no difference"
+    return f"[{'green' if said == 'better' else 'red'}]{said}[/]"
 
 
 def _flops(value: float | None) -> str:

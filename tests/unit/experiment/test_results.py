@@ -89,8 +89,8 @@ def test_run_rows_read_a_run_folder(tmp_path):
     assert s["forgetting"] == pytest.approx(0.2)
     # entropy 1.0 -> 0.7: change -.3; KL at the last evaluation .03
     assert s["entropy_change"] == pytest.approx(-0.3) and s["kl_base"] == pytest.approx(0.03)
-    # w starts at 1: no headroom, normalized undefined; it dips from 1.0 to 0.5: dip .5
-    assert w["normalized"] is None and w["dip"] == pytest.approx(0.5) and w["entropy_change"] == pytest.approx(0.6)
+    # w starts at 1 and ends at 1: no headroom, nothing lost: normalized 0; it dips from 1.0 to 0.5: dip .5
+    assert w["normalized"] == 0.0 and w["dip"] == pytest.approx(0.5) and w["entropy_change"] == pytest.approx(0.6)
     assert w["answer_entropy_start"] == 0.0 and w["answer_entropy_end"] == pytest.approx(0.3)  # 0.1 * 3
     assert s["answer_entropy_end"] is None  # not logged for s
     assert w["kl_base"] is None and (s["arm"], s["seed"], w["kind"]) == ("arm", 7, "creative")
@@ -118,3 +118,11 @@ def test_signals_average_tasks_per_seed_then_seeds_by_kind():
     assert out["answer entropy change, structured"]["mean"] == pytest.approx(-0.2)
     assert out["answer entropy change, creative"]["mean"] == pytest.approx(0.3)
     assert out["KL to base"] is None  # not measured
+
+
+def test_normalized_is_gain_over_headroom_and_loss_over_start():
+    from curriculum.experiment.results import normalized
+
+    assert normalized(0.6, 0.7) == pytest.approx(0.25)  # .1 of the .4 headroom
+    assert normalized(0.96, 0.82) == pytest.approx(-0.14 / 0.96)  # a loss over the start: -.1458, not -3.5
+    assert normalized(0.2, 0.0) == -1.0 and normalized(0.0, 1.0) == 1.0 and normalized(1.0, 1.0) == 0.0
