@@ -176,3 +176,34 @@ def test_answer_entropy_is_the_entropy_of_the_k_answers():
     assert answer_entropy(["a", "a", "b", "c"]) == pytest.approx(1.5 * math.log(2))
     assert answer_entropy(["a"] * 4) == 0.0
     assert answer_entropy(["a", "b", "c", "d"]) == pytest.approx(math.log(4))
+
+
+def test_eval_token_tally_counts_every_pass_through_a_model():
+    """The tally is prompt + completion tokens (no padding) of the greedy and the sampled decoding, plus two
+    teacher-forced passes over the samples for k3 (policy and base), counted here from the same decoding
+    calls, made again with the same generator."""
+    model, fmt = tiny_base()
+    texts = ["sort(cab)=", "rev(hello)=", "count(aab,a)="]
+    prompts = [RLPrompt("t", fmt.prompt_ids(t), lambda cs: [0.0] * len(cs)) for t in texts]
+    sets = [EvalSet("t", "structured", prompts, final_answer)]
+    args = dict(max_new_tokens=10, temperature=1.0, stop_ids=fmt.stop_ids, pad_id=fmt.pad_id)
+
+    def real(rollouts) -> int:
+        return int(rollouts.prompt_mask.sum() + rollouts.response_mask.sum())
+
+    ids = [p.prompt_ids for p in prompts]
+    greedy = generate(model, ids, generator=None, greedy=True, **args)
+    sampled = generate(model, [i for i in ids for _ in range(4)], generator=torch.Generator().manual_seed(2), **args)
+    expected = real(greedy) + real(sampled)
+    assert real(greedy) < greedy.prompt_ids.numel() + greedy.response_ids.numel()  # padding was left out
+
+    tally: list[int] = []
+    common = dict(max_new_tokens=10, temperature=1.0, batch_size=64, samples=4)
+    evaluate(model, fmt, sets, generator=torch.Generator().manual_seed(2), tally=tally, **common)
+    assert sum(tally) == expected
+    tally = []
+    evaluate(
+        model, fmt, sets, generator=torch.Generator().manual_seed(2), tally=tally, base=model, kl_samples=1,
+        kl_estimator="k3", **common,
+    )  # fmt: skip
+    assert sum(tally) == expected + 2 * real(sampled)  # k3: the samples through the policy and the base
