@@ -93,6 +93,12 @@ class TrainingSpec(Spec):
     micro_batch: PosInt | None = Field(
         None, description="Rows per forward/backward (gradient accumulation); null = whole part at once."
     )
+    dropout: bool = Field(
+        False,
+        description="The model's dropout in the SFT forward (seeded per step from the run's seed). The rollouts "
+        "and the RL forward always run without it, so the RL log-probs match the sampler's (ratio 1, k3 0 at "
+        "the start); false = no dropout anywhere, as in most RL fine-tuning.",
+    )
     rollout: RolloutSpec = Field(default_factory=RolloutSpec, description="RL sampling.")
     grpo: GRPOSpec = Field(default_factory=GRPOSpec, description="RL loss.")
     compute_budget: Annotated[float, Field(gt=0.0)] | None = Field(

@@ -12,20 +12,26 @@ sums over micro-batches of one mu each, so the gradient is accumulated micro-bat
 mu * L_SFT(micro-batch), then (1 - mu) * L_RL(micro-batch). Gradient clip, AdamW with the learning-rate
 schedule, a typed record. A step with no RL prompts generates nothing, so staged SFT costs what SFT costs.
 
+The step runs the model in eval mode: no dropout in the rollouts or in the RL forward, so the RL log-probs
+are the sampler's (ratio 1 and k3 0 before the first update). `training.dropout: true` turns the model's
+dropout on for the SFT forward only, with masks seeded by (run seed, "dropout", step) (`sft_dropout`).
+
 State is a plain dict (`model`, `optimizer`, `step`), the one a checkpoint saves.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import Counter
 from dataclasses import replace
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
 from curriculum.records import Decision, RLLossStats, StepRecord
+from curriculum.seeding import derive_seed
 from trainer.batch import Batch, SFTRow
 from trainer.config import TrainingSpec
 from trainer.losses import grpo_loss, sft_loss
@@ -64,7 +70,7 @@ def train_step(
     step); `reference` is a frozen copy of the starting model, for the k3 KL penalty (`grpo.kl_coef`)."""
     model, optimizer, d = state["model"], state["optimizer"], batch.decision
     step, started = state["step"], time.perf_counter()
-    model.train()
+    model.eval()  # no dropout: rollouts and the RL forward must see the model the sampler saw
     for group in optimizer.param_groups:
         group["lr"] = lr_at(step, training)
     G = training.rollout.group_size
@@ -87,7 +93,10 @@ def train_step(
 
     # L = (1 - mu) * L_RL + mu * L_SFT: each backward adds its part's term of the gradient of L
     optimizer.zero_grad(set_to_none=True)
-    sft = backward_sft(model, fmt, train_rows, d.sft_weighting, mu_of, training, runtime) if train_rows else None
+    sft = None
+    if train_rows:
+        with sft_dropout(model, training.dropout, derive_seed(seed, "dropout", step)):
+            sft = backward_sft(model, fmt, train_rows, d.sft_weighting, mu_of, training, runtime)
     rl = None
     if scored is not None and scored.rollouts.response_ids.shape[0]:
         rl = backward_rl(model, scored, mu_of, training, runtime, reference)
@@ -122,6 +131,27 @@ def train_step(
         generated_tokens=int(sampled.response_mask.sum()) if sampled is not None else 0,
         reference_tokens=rl["seq_tokens"] if rl and reference is not None and training.grpo.kl_coef > 0 else 0,
     )
+
+
+@contextlib.contextmanager
+def sft_dropout(model: torch.nn.Module, on: bool, seed: int) -> Iterator[None]:
+    """The SFT forward with the model's dropout (`training.dropout`), its masks drawn from torch's global
+    generator seeded by (run seed, "dropout", step), so a run and its resume draw the same masks; the
+    global generator's state is put back after. Off: nothing changes (the model stays in eval mode)."""
+    if not on:
+        yield
+        return
+    state = torch.random.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    torch.manual_seed(seed)
+    model.train()
+    try:
+        yield
+    finally:
+        model.eval()
+        torch.random.set_rng_state(state)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
 
 
 def step_mu(decision: Decision, gated_share: float) -> Callable[[str | None], float]:
