@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from trainer.losses import token_entropy, token_logprobs
+from trainer.runtime import Diverged
 
 
 @dataclass
@@ -99,6 +100,11 @@ def generate(
             )
         cache = getattr(out, cache_arg)
         logits = out.logits[:, -1, :].float()  # (N, V)
+        if bool((torch.isnan(logits) | torch.isposinf(logits)).any()):  # -inf is a ruled-out token, not an error
+            raise Diverged(
+                "the model's next-token scores contain NaN or infinity while decoding: its weights are broken "
+                "(a diverged update, or a dtype that overflows: try model.dtype: float32)"
+            )
         if greedy:
             token = logits.argmax(dim=-1)
         else:

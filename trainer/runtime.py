@@ -20,6 +20,10 @@ class RuntimeUnavailable(UserError):
     """The requested runtime is not available here; the message says what is."""
 
 
+class Diverged(UserError):
+    """Training produced a NaN or an infinity; raised before the update, so no such weight is written."""
+
+
 @dataclass(frozen=True)
 class Runtime:
     device: torch.device

@@ -38,7 +38,7 @@ from trainer.losses import grpo_loss, sft_loss
 from trainer.model import Formatter
 from trainer.rl import ScoredRollouts, gated_prompts, groups_to_drop, keep_groups, roll_out, zero_variance
 from trainer.rollout import completion_logprobs
-from trainer.runtime import Runtime
+from trainer.runtime import Diverged, Runtime
 from trainer.sft import completion_token_count, sft_logprobs
 
 
@@ -102,6 +102,16 @@ def train_step(
         rl = backward_rl(model, scored, mu_of, training, runtime, reference)
     max_norm = training.grad_clip if training.grad_clip is not None else float("inf")
     grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+    loss = (rl["weighted"] if rl else 0.0) + (sft["weighted"] if sft else 0.0)  # the value of L
+    if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+        optimizer.zero_grad(set_to_none=True)
+        parts = f"SFT loss {sft['loss'] if sft else None}, RL loss {rl['loss'] if rl else None}, grad norm {grad_norm}"
+        raise Diverged(
+            f"step {step}: the loss or its gradient is not finite ({parts}); stopped before the update, so no "
+            "such weight was written",
+            "the last checkpoint is intact: lower training.lr (or check the rewards and the model's dtype), then "
+            "start again, or resume with `curriculum train --resume RUN`",
+        )
     optimizer.step()
     state["step"] = step + 1
 
@@ -112,7 +122,7 @@ def train_step(
         stage=d.stage,
         mu=mu_of(None),
         lr=optimizer.param_groups[0]["lr"],
-        loss=(rl["weighted"] if rl else 0.0) + (sft["weighted"] if sft else 0.0),  # the value of L
+        loss=loss,
         sft_loss=sft["loss"] if sft else None,
         rl_loss=rl["loss"] if rl else None,
         grad_norm=grad_norm,

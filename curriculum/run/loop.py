@@ -102,6 +102,7 @@ def train(
         measurements, ledger = Measurements(), Ledger(params)
         info = _start(run, resolved, planned, writer.tasks, runtime, base_dir, fingerprint)
     info["status"] = "running"
+    info.pop("error", None)  # a resumed run that had failed
     run.write_info(info)
     if isinstance(scheduler, Staged) and scheduler.needs_probe():  # bwt_order: measure transfer, pick the order
         probe = probe_transfer(model, fmt, tasks, catalog, runtime, display)
@@ -136,26 +137,34 @@ def train(
 
     limit = step_limit(t)
     until = limit if stop_at is None else min(stop_at, limit)
-    with display.progress(t.steps, state["step"]):
-        if state["step"] == 0:
-            evaluate(0)
-        while state["step"] < until and not spent():
-            decision = scheduler.decide(state["step"], measurements)  # decide
-            if decision.restore_from is not None:  # RL from the best SFT evaluation's weights
-                kept.restore(decision.restore_from, state, t)
-            batch = stream.batch(decision)  # batch
-            record = train_step(state, batch, fmt, t, runtime, seed, reference)  # step
-            writer.decision(decision)  # record
-            writer.step(record)
-            display.step(record)
-            measurements.add_step(record)  # measure
-            ledger.add_step(record)
-            done = state["step"]
-            end = done == limit or spent()
-            if end or (e.every and done % e.every == 0) or done in eval_at:
-                evaluate(done)  # evaluate
-            if end or done == until or (t.checkpoint_every and done % t.checkpoint_every == 0):
-                checkpoint()  # checkpoint
+
+    try:  # the steps; a run that ends in an error says so in run.json (failed, or stopped on Ctrl-C)
+        with display.progress(t.steps, state["step"]):
+            if state["step"] == 0:
+                evaluate(0)
+            while state["step"] < until and not spent():
+                decision = scheduler.decide(state["step"], measurements)  # decide
+                if decision.restore_from is not None:  # RL from the best SFT evaluation's weights
+                    kept.restore(decision.restore_from, state, t)
+                batch = stream.batch(decision)  # batch
+                record = train_step(state, batch, fmt, t, runtime, seed, reference)  # step
+                writer.decision(decision)  # record
+                writer.step(record)
+                display.step(record)
+                measurements.add_step(record)  # measure
+                ledger.add_step(record)
+                done = state["step"]
+                end = done == limit or spent()
+                if end or (e.every and done % e.every == 0) or done in eval_at:
+                    evaluate(done)  # evaluate
+                if end or done == until or (t.checkpoint_every and done % t.checkpoint_every == 0):
+                    checkpoint()  # checkpoint
+    except BaseException as exc:
+        info.update(status="stopped" if isinstance(exc, KeyboardInterrupt) else "failed", steps=state["step"])
+        info["error"] = None if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"[:2000]
+        info["seconds"] = round(info.get("seconds", 0.0) + time.time() - started, 1)
+        run.write_info(info)
+        raise
     finished = state["step"] == limit or spent()
     info.update(status="finished" if finished else "stopped", steps=state["step"], compute=ledger.totals())
     info["seconds"] = round(info.get("seconds", 0.0) + time.time() - started, 1)

@@ -1,0 +1,44 @@
+"""A run that diverges (a NaN or an infinity in the loss, its gradient or the model's scores) stops with one
+clear message and exit 2, before the update: run.json says `failed` with the error, and every checkpoint on
+disk holds finite weights."""
+
+import json
+import math
+
+import pytest
+import torch
+from helpers import TINY, tiny_base
+from safetensors.torch import load_file
+
+from curriculum.cli import main
+from curriculum.records import Decision
+from trainer.batch import Batch, RLPrompt
+from trainer.config import TrainingSpec
+from trainer.runtime import Diverged, make_runtime
+from trainer.step import make_optimizer, train_step
+
+
+def test_a_nan_reward_stops_the_step_before_the_update():
+    model, fmt = tiny_base()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    training = TrainingSpec(steps=1, lr=1e-3, rollout={"group_size": 2, "max_new_tokens": 4})
+    prompts = [RLPrompt("t", fmt.prompt_ids("sort(ab)="), lambda cs: [math.nan, 1.0][: len(cs)])]
+    state = {"model": model, "optimizer": make_optimizer(model, training), "step": 0}
+    with pytest.raises(Diverged, match="step 0: the loss or its gradient is not finite"):
+        train_step(state, Batch(Decision(0, "s", 0.0, {}, {}), [], prompts), fmt, training, make_runtime("cpu"), 0)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # nothing was updated
+    assert state["step"] == 0
+
+
+def test_a_diverging_run_fails_cleanly_and_keeps_finite_checkpoints(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", str(TINY), "--out", str(out), "--no-progress", "training.lr=1e30", "training.grad_clip=null"]
+    code = main([*args, "training.checkpoint_every=1", "evaluation.every=0"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "not finite" in err or "NaN or infinity" in err
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "failed" and "Diverged" in info["error"]
+    for folder in sorted((out / "checkpoints").glob("step-*")):
+        weights = load_file(folder / "model" / "model.safetensors")
+        assert all(bool(torch.isfinite(w).all()) for w in weights.values()), folder.name
