@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from curriculum.spec import NonNegInt, PosInt, Spec
 
@@ -32,8 +32,23 @@ class HFModel(Spec):
     name: str = Field(description="Hub id (e.g. `Qwen/Qwen2.5-0.5B-Instruct`) or a local folder.")
     revision: str | None = Field(None, description="Git revision on the hub.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="Weight dtype: `auto` is float32 for training (bf16 autocast on CUDA)."
+        "auto",
+        description="Compute dtype of the forward passes; the weights and the optimizer are always float32 "
+        "(master weights). `float32`: full float32; `bfloat16`: bf16 autocast (mixed precision); `auto`: the "
+        "checkpoint's dtype (a bf16 or fp16 checkpoint computes in bf16 autocast, a float32 one in float32, "
+        "with bf16 autocast on CUDA). `float16` is refused: it needs loss scaling, which this engine does not do.",
     )
+
+    @field_validator("dtype")
+    @classmethod
+    def _no_float16(cls, dtype: str) -> str:
+        if dtype == "float16":
+            raise ValueError(
+                "float16 training needs loss scaling, which this engine does not do (small gradients underflow); "
+                "use dtype: bfloat16 (bf16 mixed precision, float32 master weights) or float32"
+            )
+        return dtype
+
     system_prompt: str | None = Field(None, description="System message for chat templates.")
     trust_remote_code: bool = Field(False, description="Allow model code from the hub (trusted code).")
 

@@ -68,6 +68,33 @@ class Formatter:
         return self.tokenizer.decode(out, skip_special_tokens=True)
 
 
+def compute_dtype(spec: ModelSpec, base_dir: Path | None = None) -> torch.dtype | None:
+    """The dtype the model's forward passes ask for (`HFModel.dtype`): float32, bfloat16 (autocast), or None
+    for the runtime's default (float32, bf16 autocast on CUDA). `auto` reads the checkpoint's config: a bf16
+    or fp16 checkpoint computes in bf16."""
+    if spec.kind == "builtin" or spec.dtype == "auto" and _checkpoint_dtype(spec, base_dir) not in BF16_LIKE:
+        return None
+    return torch.float32 if spec.dtype == "float32" else torch.bfloat16
+
+
+BF16_LIKE = ("bfloat16", "float16")
+
+
+def _checkpoint_dtype(spec: ModelSpec, base_dir: Path | None) -> str | None:
+    from transformers import AutoConfig
+
+    path = Path(spec.name).expanduser()
+    if base_dir is not None and spec.name.startswith(".") and not path.is_absolute():
+        path = base_dir / path
+    target = str(path) if path.exists() else spec.name
+    try:
+        config = AutoConfig.from_pretrained(target, revision=spec.revision, trust_remote_code=spec.trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"cannot read the config of model {str(target)!r}: {exc}") from None
+    dtype = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    return str(dtype).removeprefix("torch.") if dtype is not None else None
+
+
 def count_parameters(model: torch.nn.Module) -> int:
     """Every parameter once (`parameters()` yields a tied embedding once): the N of `curriculum.compute`."""
     return sum(p.numel() for p in model.parameters())
@@ -126,14 +153,9 @@ def load_model(spec: ModelSpec, seed: int = 0, base_dir: Path | None = None) -> 
         if base_dir is not None and name.startswith(".") and not path.is_absolute():
             path = base_dir / path
         target = str(path) if path.exists() else name
-        torch_dtype = {
-            "auto": torch.float32,
-            "float32": torch.float32,
-            "bfloat16": torch.bfloat16,
-            "float16": torch.float16,
-        }[spec.dtype]
+        # float32 master weights whatever the checkpoint's dtype; `compute_dtype` says how forwards run
         model, tokenizer = load_pretrained(
-            target, revision=spec.revision, dtype=torch_dtype, trust_remote_code=spec.trust_remote_code
+            target, revision=spec.revision, dtype=torch.float32, trust_remote_code=spec.trust_remote_code
         )
     if tokenizer.eos_token_id is None:
         raise ModelLoadError(f"tokenizer of {name!r} has no eos token; completions could never end")

@@ -1,7 +1,8 @@
 """The runtime helper: the one place that decides device, dtype, autocast and rank.
 
 CPU first, GPU ready: `auto` picks cuda > mps > cpu. Weights and optimizer state stay in float32;
-on CUDA the forward passes run under bf16 autocast, on CPU and MPS in float32. Multi-GPU runs go
+on CUDA the forward passes run under bf16 autocast, on CPU and MPS in float32, unless the model asks
+otherwise (`model.dtype`: `with_compute`). Multi-GPU runs go
 through `torchrun` (PyTorch distributed), not supported yet: a run under `WORLD_SIZE > 1` is refused.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -32,6 +33,13 @@ class Runtime:
     @property
     def dtype_name(self) -> str:
         return "bf16-autocast" if self.autocast_dtype == torch.bfloat16 else "fp32"
+
+    def with_compute(self, dtype: torch.dtype | None) -> "Runtime":
+        """This runtime with the compute dtype a model asks for (`trainer.model.compute_dtype`): float32 = no
+        autocast, bfloat16 = bf16 autocast, None = as it is."""
+        if dtype is None:
+            return self
+        return replace(self, autocast_dtype=None if dtype == torch.float32 else dtype)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Context for forward passes: bf16 autocast on CUDA, nothing elsewhere."""

@@ -44,7 +44,7 @@ from schedulers.staged import Staged
 from trainer.checkpoint import checkpoint_dirs
 from trainer.config import eval_max_new_tokens, step_limit
 from trainer.evaluate import run_eval
-from trainer.model import count_parameters, load_model
+from trainer.model import compute_dtype, count_parameters, load_model
 from trainer.runtime import Runtime, make_runtime
 from trainer.step import make_optimizer, train_step
 
@@ -77,6 +77,7 @@ def train(
         planned, _ = plan_decisions(catalog, tasks)
         scheduler = make_scheduler(catalog, tasks)
         model, fmt = load_model(catalog.model, catalog.seed, base_dir)
+    runtime = runtime.with_compute(compute_dtype(catalog.model, base_dir))
     check_lengths(model, fmt, tasks, catalog)
     params = count_parameters(model)
     model.to(runtime.device)
@@ -100,7 +101,8 @@ def train(
         display.line(f"resuming {run.root} at step {state['step']} of {t.steps}")
     else:
         measurements, ledger = Measurements(), Ledger(params)
-        info = _start(run, resolved, planned, writer.tasks, runtime, base_dir, fingerprint)
+        weights = str(next(iter(model.parameters())).dtype).removeprefix("torch.")
+        info = _start(run, resolved, planned, writer.tasks, runtime, base_dir, fingerprint, weights)
     info["status"] = "running"
     info.pop("error", None)  # a resumed run that had failed
     run.write_info(info)
@@ -180,6 +182,7 @@ def _start(
     runtime: Runtime,
     base_dir: Path,
     fingerprint: dict[str, str],
+    weights_dtype: str,
 ) -> dict:
     """A new run folder: the resolved catalog, the plan, and run.json's facts (returned)."""
     run.root.mkdir(parents=True, exist_ok=True)
@@ -190,7 +193,8 @@ def _start(
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(runtime.device),
-        "dtype": runtime.dtype_name,
+        "weights_dtype": weights_dtype,
+        "compute_dtype": runtime.dtype_name,
         "threads": torch.get_num_threads(),
         "started": datetime.now(timezone.utc).isoformat(),
         "base_dir": str(base_dir),

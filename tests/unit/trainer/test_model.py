@@ -154,3 +154,36 @@ def test_a_save_removes_temporary_folders_left_by_a_kill(tmp_path):
     (stale / "model").mkdir(parents=True)
     save_checkpoint(tmp_path, {"model": model, "optimizer": opt, "step": 3}, fmt.tokenizer, {}, keep=2)
     assert not stale.exists() and [p.name for p in checkpoint_dirs(tmp_path)] == ["step-000003"]
+
+
+@pytest.mark.parametrize(
+    "saved, asked, weights_compute",
+    [
+        (torch.bfloat16, "auto", torch.bfloat16),  # auto: the checkpoint's dtype, bf16 autocast
+        (torch.float16, "auto", torch.bfloat16),  # an fp16 checkpoint computes in bf16 (fp16 needs loss scaling)
+        (torch.float32, "auto", None),  # float32 checkpoint: the runtime's default
+        (torch.bfloat16, "float32", torch.float32),  # asked: full float32
+        (torch.float32, "bfloat16", torch.bfloat16),  # asked: bf16 mixed precision
+    ],
+)
+def test_weights_are_float32_masters_and_the_compute_dtype_follows_the_spec(tmp_path, saved, asked, weights_compute):
+    from trainer.model import compute_dtype
+
+    model, tok = tiny_random(seed=1)
+    model.to(saved).save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    spec = HFModel(kind="hf", name=str(tmp_path), dtype=asked)
+    loaded, _ = load_model(spec)
+    assert {p.dtype for p in loaded.parameters()} == {torch.float32}  # master weights, whatever was saved
+    assert torch.equal(loaded.model.embed_tokens.weight, model.model.embed_tokens.weight.float())
+    assert compute_dtype(spec) == weights_compute
+    runtime = make_runtime("cpu").with_compute(compute_dtype(spec))
+    expected = None if weights_compute in (None, torch.float32) else torch.bfloat16
+    assert runtime.autocast_dtype == expected
+
+
+def test_float16_is_refused_with_the_reason():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="float16 training needs loss scaling"):
+        HFModel(kind="hf", name="x", dtype="float16")
