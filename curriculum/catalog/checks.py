@@ -49,6 +49,11 @@ def semantic_problems(data: dict, base_dir: Path) -> list[tuple[PathT, str]]:
         name = model["name"]
         if name.startswith((".", "/", "~")) and not (base_dir / Path(name).expanduser()).exists():
             problems.append((("model", "name"), f"model folder not found: {base_dir / Path(name).expanduser()}"))
+        elif (name.count("/") > 1 or "\\" in name) and not Path(name).exists():
+            # a hub id is `name` or `owner/name`: more than one slash can only be a local folder
+            problems.append(
+                (("model", "name"), f"model folder not found: {name} (not a hub id either: a hub id is owner/name)")
+            )
     return problems
 
 
