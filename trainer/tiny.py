@@ -8,13 +8,12 @@ Both save and load with `save_pretrained` / `from_pretrained`, like any Hugging 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from tokenizers import Tokenizer, decoders, models
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-TINY_BASE_DIR = Path(__file__).parent / "assets" / "tiny-base"
+from trainer.assets import TINY_BASE_DIR  # noqa: F401 -- re-exported: where the shipped weights live
+
 SPECIAL_TOKENS = ["<pad>", "<bos>", "<eos>", "<unk>"]
 CHARACTERS = [chr(i) for i in range(32, 127)] + ["\n"]  # printable ASCII and newline
 

@@ -32,9 +32,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from transformers.utils import logging as hf_logging
+    import os
 
-    hf_logging.disable_progress_bar()  # our own progress bar is the only one
+    # our own progress bars are the only ones (read by transformers and huggingface_hub when they are imported;
+    # set here so that commands which never need them, validate and ls, do not import them)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     parser = build_parser()
     # `key=value` overrides may come before or after options: argparse leaves late ones unparsed.
     args, extra = parser.parse_known_args(argv)

@@ -13,7 +13,7 @@ HELP = "rebuild the tiny-base model shipped in trainer/assets"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from trainer.tiny import TINY_BASE_DIR
+    from trainer.assets import TINY_BASE_DIR  # a path only: the parser must not import torch
 
     parser.add_argument("--out", default=str(TINY_BASE_DIR), help=f"output folder (default: {TINY_BASE_DIR})")
     parser.add_argument("--steps", type=int, default=None, help="pre-training steps (default: the shipped recipe)")

@@ -68,3 +68,21 @@ def test_cli_prints_each_error_on_one_line():
     assert proc.returncode == 2
     expected = f"{_rel(fixture)}:{error.line}: {error.path}: {error.message}"
     assert expected in proc.stderr.splitlines(), proc.stderr
+
+
+def test_validate_ls_and_help_do_not_import_torch_or_transformers():
+    """The light commands stay light: importing torch and transformers costs seconds they do not need."""
+    import subprocess
+    import sys
+
+    from helpers import DEMO
+
+    for args in (["validate", str(DEMO)], ["ls"], ["plan", "--help"]):
+        code = (
+            "import sys\nfrom curriculum.cli import main\n"
+            f"try:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+            "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
+            "assert not heavy, heavy"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 0, (args, done.stderr[-500:])
