@@ -35,7 +35,15 @@ from curriculum.run.kept import KeptWeights
 from curriculum.run.probe import probe_transfer
 from curriculum.run.resume import check_data
 from curriculum.run.rundir import RunDir, write_table
-from curriculum.run.setup import RunError, check_lengths, data_fingerprint, load_tasks, make_scheduler, plan_decisions
+from curriculum.run.setup import (
+    RunError,
+    check_decoding,
+    check_lengths,
+    data_fingerprint,
+    load_tasks,
+    make_scheduler,
+    plan_decisions,
+)
 from curriculum.run.stream import Stream, eval_sets
 from curriculum.run.writer import RunWriter
 from curriculum.signals.measurements import Measurements
@@ -81,6 +89,7 @@ def train(
     check_lengths(model, fmt, tasks, catalog)
     params = count_parameters(model)
     model.to(runtime.device)
+    check_decoding(model, fmt)  # a model the decoding loop cannot serve exactly is refused here
     t, e, seed = catalog.training, catalog.evaluation, catalog.seed
     needs_reference = t.grpo.kl_coef > 0 or e.kl_samples > 0  # the KL penalty, KL to the base in evals
     reference = copy.deepcopy(model).eval().requires_grad_(False) if needs_reference else None

@@ -22,6 +22,7 @@ from schedulers.build import build_scheduler
 from tasks.build import DataTask, TaskBuildError, build_task
 from trainer.config import eval_max_new_tokens
 from trainer.model import Formatter, model_size
+from trainer.rollout import completion_logprobs, generate
 
 
 class RunError(UserError):
@@ -76,6 +77,34 @@ def plan_cost_of(catalog: Catalog, tasks: list[DataTask], decisions: list[Decisi
     lengths = task_lengths(tasks, fmt, rollout.max_new_tokens)
     kl = catalog.training.grpo.kl_coef > 0
     return plan_cost(decisions, lengths, params, rollout.group_size, rollout.max_new_tokens, reference=kl)
+
+
+DECODE_TOLERANCE = 1e-3  # nats: float32 teacher forcing against the cached decoding (1e-6 on Llama, GPT-2)
+
+
+def check_decoding(model: torch.nn.Module, fmt: Formatter) -> None:
+    """Refuse a model the decoding loop cannot serve exactly: greedy-decode 6 tokens for two left-padded
+    prompts with the KV cache, then teacher-force the same tokens in one forward; the log-probs must agree
+    within DECODE_TOLERANCE (in float32), or the RL ratio would start away from 1 and mean nothing. State-space
+    models (Mamba) fail this: their cache is not a key-value cache."""
+    prompts = [fmt.prompt_ids("Hello"), fmt.prompt_ids("Hi there, my friend")]
+    with torch.no_grad():
+        out = generate(model, prompts, max_new_tokens=6, temperature=1.0, generator=None, greedy=True, stop_ids=[],
+                       pad_id=fmt.pad_id)  # fmt: skip
+        was_training = model.training
+        model.eval()
+        forced = completion_logprobs(model, out.prompt_ids, out.prompt_mask, out.response_ids, out.response_mask, 1.0)
+        model.train(was_training)
+    gap = float((forced - out.logprobs).abs().max())
+    if not gap <= DECODE_TOLERANCE:
+        kind = getattr(getattr(model, "config", None), "model_type", type(model).__name__)
+        raise RunError(
+            f"the model ({kind}) cannot be served exactly by the decoding loop: its cached decoding and a full "
+            f"forward disagree by {gap:.3g} nats per token (at most {DECODE_TOLERANCE:g} allowed), so RL ratios "
+            "would be wrong from the first step",
+            "supported: decoder-only transformers with a key-value cache (Llama, Qwen, Mistral, Gemma, Phi, GPT-2, "
+            "OPT, ...); state-space and hybrid models (Mamba, Jamba) are not",
+        )
 
 
 def check_lengths(model: torch.nn.Module, fmt: Formatter, tasks: list[DataTask], catalog: Catalog) -> None:

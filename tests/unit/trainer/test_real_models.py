@@ -1,6 +1,7 @@
-"""Dropout and the training step, on a tiny GPT-2 built from config with dropout 0.1 (no download): the RL
-forward sees the model the sampler saw (approx_kl 0 at the first step), and SFT dropout, when asked for,
-draws its masks from the run's seed, so two runs are equal and torch's global generator is left as it was."""
+"""Real architectures built from config (no download). Dropout and the training step, on a tiny GPT-2 with
+dropout 0.1: the RL forward sees the model the sampler saw (approx_kl 0 at the first step), and SFT dropout,
+when asked for, draws its masks from the run's seed, so two runs are equal and torch's global generator is
+left as it was. The decoding check: KV-cache models pass, a state-space model (Mamba) is refused."""
 
 import copy
 
@@ -86,3 +87,18 @@ def test_sft_dropout_is_seeded_by_the_run_and_leaves_the_global_generator_alone(
     off = _sft_run(gpt2, seed=5, dropout=False)  # no dropout: the run seed does not matter to SFT
     assert all(torch.equal(off[k], v) for k, v in _sft_run(gpt2, seed=6, dropout=False).items())
     assert any(not torch.equal(a[k], off[k]) for k in a)
+
+
+def test_the_decoding_check_passes_kv_cache_models_and_refuses_mamba(gpt2):
+    from transformers import MambaConfig, MambaForCausalLM
+
+    from curriculum.run.setup import RunError, check_decoding
+
+    model, fmt = gpt2
+    check_decoding(model, fmt)  # GPT-2 (with dropout: the check runs in eval mode)
+    check_decoding(tiny_base()[0], fmt)  # Llama
+    torch.manual_seed(0)
+    config = MambaConfig(vocab_size=len(fmt.tokenizer), hidden_size=32, num_hidden_layers=2, state_size=4)
+    mamba = MambaForCausalLM._from_config(config)
+    with pytest.raises(RunError, match=r"\(mamba\) cannot be served exactly by the decoding loop"):
+        check_decoding(mamba, fmt)
