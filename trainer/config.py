@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
@@ -50,6 +50,26 @@ class HFModel(Spec):
         return dtype
 
     system_prompt: str | None = Field(None, description="System message for chat templates.")
+    chat_template: bool = Field(
+        True, description="Use the tokenizer's chat template if it has one; false = plain text (a base model)."
+    )
+    template_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra arguments of the chat template (e.g. `{enable_thinking: false}` for Qwen3).",
+    )
+    prompt_format: str | None = Field(
+        None,
+        description="Without a chat template: the prompt as text around `{prompt}` (e.g. `Question: {prompt}\n"
+        "Answer:`), so a base model sees where the answer starts; null = the prompt as it is.",
+    )
+
+    @field_validator("prompt_format")
+    @classmethod
+    def _has_slot(cls, value: str | None) -> str | None:
+        if value is not None and value.count("{prompt}") != 1:
+            raise ValueError("prompt_format must contain {prompt} exactly once")
+        return value
+
     trust_remote_code: bool = Field(False, description="Allow model code from the hub (trusted code).")
 
 

@@ -30,10 +30,20 @@ class Formatter:
     tokenizer: object
     system_prompt: str | None = None
     stop_ids: list[int] = field(default_factory=list)  # any of these ends a completion
+    chat_template: bool = True  # use the tokenizer's template, if it has one
+    template_args: dict = field(default_factory=dict)
+    prompt_format: str | None = None  # plain text around {prompt}, without a template
+
+    def __post_init__(self) -> None:
+        # the end of an assistant turn as the template writes it (ChatML <|im_end|>, Gemma <end_of_turn>, ...):
+        # SFT targets end with it and decoding stops at it; without a template, the eos token
+        self.end_ids = end_of_turn_ids(self.tokenizer, self.template_args) if self.uses_chat_template else None
+        if self.end_ids:
+            self.stop_ids = sorted({*self.stop_ids, self.end_ids[-1]})
 
     @property
     def uses_chat_template(self) -> bool:
-        return bool(getattr(self.tokenizer, "chat_template", None))
+        return self.chat_template and bool(getattr(self.tokenizer, "chat_template", None))
 
     @property
     def eos_id(self) -> int:
@@ -50,13 +60,16 @@ class Formatter:
             messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else []) + [
                 {"role": "user", "content": prompt}
             ]
-            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True, **self.template_args)
             return tok(text, add_special_tokens=False).input_ids
-        ids = tok(prompt, add_special_tokens=False).input_ids
+        text = self.prompt_format.replace("{prompt}", prompt) if self.prompt_format else prompt
+        ids = tok(text, add_special_tokens=False).input_ids
         return ([tok.bos_token_id] if tok.bos_token_id is not None else []) + ids
 
     def completion_ids(self, completion: str) -> list[int]:
-        return self.tokenizer(completion, add_special_tokens=False).input_ids + [self.eos_id]
+        """The completion's tokens and the end of the turn: the template's own end marker, else eos."""
+        end = self.end_ids or [self.eos_id]
+        return self.tokenizer(completion, add_special_tokens=False).input_ids + end
 
     def decode(self, ids: list[int]) -> str:
         """A completion's text: up to (not including) the first stop token, specials dropped."""
@@ -66,6 +79,36 @@ class Formatter:
                 break
             out.append(i)
         return self.tokenizer.decode(out, skip_special_tokens=True)
+
+
+MARK = "\u2063answer\u2063"  # text no template changes: where the assistant's content ends
+
+
+def end_of_turn_ids(tokenizer: object, template_args: dict | None = None) -> list[int] | None:
+    """The tokens a chat template writes right after an assistant message's content (its end-of-turn marker,
+    trailing whitespace left out), found by rendering a conversation; None when it writes nothing there."""
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": MARK}]
+    try:
+        text = tokenizer.apply_chat_template(messages, tokenize=False, **(template_args or {}))
+    except Exception:  # noqa: BLE001 -- a template that cannot render an assistant turn: no marker to learn
+        return None
+    if MARK not in text:
+        return None
+    after = text.split(MARK, 1)[1].rstrip()
+    return tokenizer(after, add_special_tokens=False).input_ids or None if after else None
+
+
+def check_system_prompt(fmt: Formatter) -> None:
+    """Refuse a system prompt the chat template cannot render (Gemma's templates reject the system role)."""
+    if not (fmt.system_prompt and fmt.uses_chat_template):
+        return
+    try:
+        fmt.prompt_ids("hi")
+    except Exception as exc:  # noqa: BLE001 -- jinja raises its own errors (TemplateError, ...)
+        raise ModelLoadError(
+            f"the model's chat template rejects model.system_prompt ({type(exc).__name__}: {exc}); remove it, or "
+            "put the instruction into the task prompts"
+        ) from None
 
 
 def compute_dtype(spec: ModelSpec, base_dir: Path | None = None) -> torch.dtype | None:
@@ -121,7 +164,7 @@ def model_size(spec: ModelSpec, seed: int = 0, base_dir: Path | None = None) -> 
             model = AutoModelForCausalLM.from_config(config, trust_remote_code=spec.trust_remote_code)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"cannot load model {str(target)!r}: {exc}") from None
-    return count_parameters(model), Formatter(tokenizer, spec.system_prompt)
+    return count_parameters(model), _formatter(spec, tokenizer, [])
 
 
 def _stop_ids(model: PreTrainedModel, tokenizer: object) -> list[int]:
@@ -159,7 +202,17 @@ def load_model(spec: ModelSpec, seed: int = 0, base_dir: Path | None = None) -> 
         )
     if tokenizer.eos_token_id is None:
         raise ModelLoadError(f"tokenizer of {name!r} has no eos token; completions could never end")
-    return model, Formatter(tokenizer, system_prompt, _stop_ids(model, tokenizer))
+    if spec.kind == "builtin":
+        return model, Formatter(tokenizer, system_prompt, _stop_ids(model, tokenizer))
+    fmt = _formatter(spec, tokenizer, _stop_ids(model, tokenizer))
+    check_system_prompt(fmt)
+    return model, fmt
+
+
+def _formatter(spec: ModelSpec, tokenizer: object, stop_ids: list[int]) -> Formatter:
+    return Formatter(
+        tokenizer, spec.system_prompt, stop_ids, spec.chat_template, dict(spec.template_args), spec.prompt_format
+    )
 
 
 def load_pretrained(
