@@ -49,12 +49,43 @@ def semantic_problems(data: dict, base_dir: Path) -> list[tuple[PathT, str]]:
         name = model["name"]
         if name.startswith((".", "/", "~")) and not (base_dir / Path(name).expanduser()).exists():
             problems.append((("model", "name"), f"model folder not found: {base_dir / Path(name).expanduser()}"))
+        elif model.get("system_prompt") and _local_folder(name, base_dir) is not None:
+            problem = _system_prompt_problem(_local_folder(name, base_dir), model)
+            if problem:
+                problems.append((("model", "system_prompt"), problem))
         elif (name.count("/") > 1 or "\\" in name) and not Path(name).exists():
             # a hub id is `name` or `owner/name`: more than one slash can only be a local folder
             problems.append(
                 (("model", "name"), f"model folder not found: {name} (not a hub id either: a hub id is owner/name)")
             )
     return problems
+
+
+def _local_folder(name: str, base_dir: Path) -> Path | None:
+    """The model's folder when it is a local one (as `trainer.model.load_model` resolves it), else None."""
+    path = Path(name).expanduser()
+    if name.startswith(".") and not path.is_absolute():
+        path = base_dir / path
+    return path if path.is_dir() else None
+
+
+def _system_prompt_problem(folder: Path, model: dict) -> str | None:
+    """Whether the local model's chat template renders a system message (Gemma's reject it); loads only the
+    tokenizer, and only for a catalog that sets model.system_prompt."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=bool(model.get("trust_remote_code")))
+    except (OSError, ValueError):
+        return None  # the loader says what is wrong with the folder, at train time
+    if not getattr(tokenizer, "chat_template", None) or model.get("chat_template") is False:
+        return None
+    messages = [{"role": "system", "content": str(model["system_prompt"])}, {"role": "user", "content": "hi"}]
+    try:
+        tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    except Exception as exc:  # noqa: BLE001 -- jinja raises its own errors
+        return f"the model's chat template rejects a system message ({exc}); remove system_prompt"
+    return None
 
 
 def _order_problems(order: dict, tasks: list, training: Any) -> list[tuple[PathT, str]]:

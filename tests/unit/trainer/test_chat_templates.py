@@ -65,3 +65,16 @@ def test_template_off_and_a_plain_prompt_format(tmp_path):
     assert text == "Question: 2+2?\nAnswer:"
     with pytest.raises(ValueError, match=r"exactly once"):
         HFModel(kind="hf", name=path, prompt_format="no slot")
+
+
+def test_validate_refuses_a_system_prompt_the_local_template_rejects(tmp_path):
+    from helpers import TINY
+
+    from curriculum.catalog import CatalogInvalid, load_catalog
+
+    path = _folder(tmp_path / "gemma", GEMMA_LIKE, ["<start_of_turn>", "<end_of_turn>"])
+    with pytest.raises(CatalogInvalid, match="model.system_prompt: the model's chat template rejects a system"):
+        load_catalog(TINY, [f"model={{kind: hf, name: {path}, system_prompt: be brief}}"])
+    load_catalog(TINY, [f"model={{kind: hf, name: {path}}}"])  # no system prompt: fine
+    chatml = _folder(tmp_path / "chatml", CHATML, ["<|im_start|>", "<|im_end|>", "<think>", "</think>"])
+    load_catalog(TINY, [f"model={{kind: hf, name: {chatml}, system_prompt: be brief}}"])  # ChatML has the role
