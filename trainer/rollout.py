@@ -87,6 +87,9 @@ def generate(
     ids, mask = left_pad(prompts, pad_id, device)
     n = ids.shape[0]
     cache_arg = _cache_arg(model)
+    # only the last position's scores are read: a model that can skips the others (at a 150k vocabulary the
+    # prefill's logits would be prompt length x vocabulary per row)
+    last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
     stop = torch.tensor(stop_ids, device=device)
     out_ids, out_logp, out_ent = [], [], []
     done = torch.zeros(n, dtype=torch.bool, device=device)
@@ -96,7 +99,12 @@ def generate(
     for _ in range(max_new_tokens):
         with autocast():
             out = model(
-                input_ids=step_ids, attention_mask=step_mask, position_ids=pos, use_cache=True, **{cache_arg: cache}
+                input_ids=step_ids,
+                attention_mask=step_mask,
+                position_ids=pos,
+                use_cache=True,
+                **{cache_arg: cache},
+                **last_only,
             )
         cache = getattr(out, cache_arg)
         logits = out.logits[:, -1, :].float()  # (N, V)

@@ -4,6 +4,7 @@ when asked for, draws its masks from the run's seed, so two runs are equal and t
 left as it was. The decoding check: KV-cache models pass, a state-space model (Mamba) is refused."""
 
 import copy
+import functools
 
 import pytest
 import torch
@@ -102,3 +103,28 @@ def test_the_decoding_check_passes_kv_cache_models_and_refuses_mamba(gpt2):
     mamba = MambaForCausalLM._from_config(config)
     with pytest.raises(RunError, match=r"\(mamba\) cannot be served exactly by the decoding loop"):
         check_decoding(mamba, fmt)
+
+
+def test_the_prefill_computes_scores_for_the_last_position_only():
+    """At a 150k vocabulary the prefill's logits would be prompt length x vocabulary per row; decoding reads the
+    last position only, and asks the model for no more (`logits_to_keep=1`), with the same samples."""
+    model, fmt = tiny_base()
+    seen = []
+    forward = model.forward
+
+    @functools.wraps(forward)  # the same signature: decoding reads it
+    def spy(*args, **kwargs):
+        out = forward(*args, **kwargs)
+        seen.append(out.logits.shape[1])
+        return out
+
+    prompts = [fmt.prompt_ids("sort(cab)="), fmt.prompt_ids("count(aab,a)=")]
+    args = dict(max_new_tokens=8, temperature=1.0, stop_ids=fmt.stop_ids, pad_id=fmt.pad_id)
+    plain = generate(model, prompts, generator=torch.Generator().manual_seed(3), **args)
+    model.forward = spy
+    try:
+        spied = generate(model, prompts, generator=torch.Generator().manual_seed(3), **args)
+    finally:
+        model.forward = forward
+    assert seen and set(seen) == {1}  # the prefill too: one position per row, not the prompt's length
+    assert torch.equal(plain.response_ids, spied.response_ids) and torch.equal(plain.logprobs, spied.logprobs)
