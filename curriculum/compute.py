@@ -176,12 +176,3 @@ def plan_cost(
         }
 
     return {"params": params, "expected": cost(expected), "upper": cost(upper)}
-
-
-def step_costs(
-    decisions: list[Decision], lengths: dict[str, TaskLengths], params: int, group_size: int, max_new_tokens: int
-) -> list[float]:
-    """The expected training FLOPs of each planned step (the `expected` rule of `plan_cost`)."""
-    return [
-        plan_cost([d], lengths, params, group_size, max_new_tokens)["expected"]["training_flops"] for d in decisions
-    ]

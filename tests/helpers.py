@@ -92,3 +92,15 @@ def greedy_texts(model, fmt, prompts: list[str], max_new_tokens: int) -> list[st
         pad_id=fmt.pad_id,
     )
     return [fmt.decode(ids.tolist()) for ids in out.response_ids]
+
+
+def run_tables(root: Path) -> dict:
+    """A run folder's decisions, steps and evals tables minus the wall-clock columns (`perf/`), the only thing
+    two runs of one catalog and seed may differ in."""
+    import polars as pl
+
+    out = {}
+    for name in ("decisions", "steps", "evals"):
+        frame = pl.read_parquet(root / f"{name}.parquet")
+        out[name] = frame.select([c for c in frame.columns if not c.startswith("perf/")])
+    return out

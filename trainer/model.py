@@ -33,6 +33,7 @@ class Formatter:
     chat_template: bool = True  # use the tokenizer's template, if it has one
     template_args: dict = field(default_factory=dict)
     prompt_format: str | None = None  # plain text around {prompt}, without a template
+    end_ids: list[int] | None = field(init=False, default=None)  # derived: the template's end of turn
 
     def __post_init__(self) -> None:
         # the end of an assistant turn as the template writes it (ChatML <|im_end|>, Gemma <end_of_turn>, ...):
@@ -123,13 +124,19 @@ def compute_dtype(spec: ModelSpec, base_dir: Path | None = None) -> torch.dtype 
 BF16_LIKE = ("bfloat16", "float16")
 
 
+def model_target(name: str, base_dir: Path | None) -> str:
+    """What `from_pretrained` is given for an `hf` model name: an existing folder (a `./` name taken from the
+    catalog's folder `base_dir`, `~` expanded), else the name itself as a hub id."""
+    path = Path(name).expanduser()
+    if base_dir is not None and name.startswith(".") and not path.is_absolute():
+        path = base_dir / path
+    return str(path) if path.exists() else name
+
+
 def _checkpoint_dtype(spec: ModelSpec, base_dir: Path | None) -> str | None:
     from transformers import AutoConfig
 
-    path = Path(spec.name).expanduser()
-    if base_dir is not None and spec.name.startswith(".") and not path.is_absolute():
-        path = base_dir / path
-    target = str(path) if path.exists() else spec.name
+    target = model_target(spec.name, base_dir)
     try:
         config = AutoConfig.from_pretrained(target, revision=spec.revision, trust_remote_code=spec.trust_remote_code)
     except (OSError, ValueError) as exc:
@@ -152,10 +159,7 @@ def model_size(spec: ModelSpec, seed: int = 0, base_dir: Path | None = None) -> 
         return count_parameters(model), fmt
     from transformers import AutoConfig
 
-    path = Path(spec.name).expanduser()
-    if base_dir is not None and spec.name.startswith(".") and not path.is_absolute():
-        path = base_dir / path
-    target = str(path) if path.exists() else spec.name
+    target = model_target(spec.name, base_dir)
     kwargs = {"revision": spec.revision, "trust_remote_code": spec.trust_remote_code}
     try:
         tokenizer = AutoTokenizer.from_pretrained(target, **kwargs)
@@ -192,10 +196,7 @@ def load_model(spec: ModelSpec, seed: int = 0, base_dir: Path | None = None) -> 
             raise ModelLoadError(f"unknown built-in model {name!r}; known: tiny-base, tiny-random")
     else:
         system_prompt = spec.system_prompt
-        path = Path(name).expanduser()
-        if base_dir is not None and name.startswith(".") and not path.is_absolute():
-            path = base_dir / path
-        target = str(path) if path.exists() else name
+        target = model_target(name, base_dir)
         # float32 master weights whatever the checkpoint's dtype; `compute_dtype` says how forwards run
         model, tokenizer = load_pretrained(
             target, revision=spec.revision, dtype=torch.float32, trust_remote_code=spec.trust_remote_code

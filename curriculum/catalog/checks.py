@@ -62,7 +62,8 @@ def semantic_problems(data: dict, base_dir: Path) -> list[tuple[PathT, str]]:
 
 
 def _local_folder(name: str, base_dir: Path) -> Path | None:
-    """The model's folder when it is a local one (as `trainer.model.load_model` resolves it), else None."""
+    """The model's folder when it is a local one, else None: the rule of `trainer.model.model_target`, written
+    here again because importing `trainer.model` would load torch and transformers into every validate."""
     path = Path(name).expanduser()
     if name.startswith(".") and not path.is_absolute():
         path = base_dir / path

@@ -57,6 +57,7 @@ class PlannedRun:
     seed: int
     root: Path
     overrides: list[str]  # on top of the catalog file: the command line's, the arm's, matching, seed
+    catalog: Catalog  # the catalog file with the overrides, checked
 
 
 @dataclass
@@ -139,13 +140,12 @@ def plan_experiment(
                     ) from None
             by_arm[arm] = at(arm, steps[arm])
             extra[arm] = [f"training.compute_budget={budget!r}"]
-    runs = [
-        PlannedRun(arm, seed, out / arm / f"seed-{seed}", [*by_arm[arm], *extra[arm], f"seed={seed}"])
-        for arm in chosen
-        for seed in seed_list
-    ]
-    for run in runs:
-        _load_arm(path, run.arm, run.overrides)
+    runs = []
+    for arm in chosen:
+        for seed in seed_list:
+            run_overrides = [*by_arm[arm], *extra[arm], f"seed={seed}"]
+            catalog_of_run = _load_arm(path, arm, run_overrides)
+            runs.append(PlannedRun(arm, seed, out / arm / f"seed-{seed}", run_overrides, catalog_of_run))
     return Experiment(
         path, out, chosen, seed_list, base, how, budget, runs, {a: by_arm[a][len(overrides) :] for a in chosen}, steps
     )
@@ -244,15 +244,15 @@ def run_experiment(
     """Run every planned run in turn; `display(run)` shows a run's training, `news` one line of progress."""
     out = experiment.out
     base_dir = experiment.catalog_path.resolve().parent
-    catalogs = [load_catalog(experiment.catalog_path, planned.overrides) for planned in experiment.runs]
-    for planned, catalog in zip(experiment.runs, catalogs):  # every folder checked before anything trains
-        check_folder(planned, catalog, base_dir)
+    for planned in experiment.runs:  # every folder checked before anything trains
+        check_folder(planned, planned.catalog, base_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "experiment.json").write_text(json.dumps(experiment.describe(), indent=2), encoding="utf-8")
     outcomes: list[Outcome] = []
     trained_seconds: list[float] = []
     total = len(experiment.runs)
-    for i, (planned, catalog) in enumerate(zip(experiment.runs, catalogs)):
+    for i, planned in enumerate(experiment.runs):
+        catalog = planned.catalog
         resolved = catalog.model_dump(mode="json")
         state = run_state(planned.root)
         if state == "finished":

@@ -4,7 +4,7 @@ others go on."""
 
 import polars as pl
 import pytest
-from helpers import TINY
+from helpers import TINY, run_tables
 
 import curriculum.experiment.runner as runner
 from curriculum.cli import main
@@ -17,11 +17,6 @@ RUNS = [("sft-then-rl", 3), ("sft-then-rl", 4), ("chord-mu", 3), ("chord-mu", 4)
 def _experiment(out, capsys, *extra) -> tuple[int, str]:
     code = main(["experiment", str(TINY), "--out", str(out), *ARGS, *extra])
     return code, capsys.readouterr().out
-
-
-def _table(root, name) -> pl.DataFrame:
-    frame = pl.read_parquet(root / f"{name}.parquet")
-    return frame.select([c for c in frame.columns if not c.startswith("perf/")])
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +63,9 @@ def test_an_interrupted_experiment_resumes_the_interrupted_run_exactly(finished,
     assert code == 0
     assert "sft-then-rl seed 3: finished before, skipped" in text and "sft-then-rl seed 4: resuming" in text
     for arm, seed in RUNS:  # every run, the resumed one included, is the uninterrupted experiment's
+        ours, theirs = run_tables(tmp_path / arm / f"seed-{seed}"), run_tables(full / arm / f"seed-{seed}")
         for name in ("decisions", "steps", "evals"):
-            assert _table(tmp_path / arm / f"seed-{seed}", name).equals(_table(full / arm / f"seed-{seed}", name))
+            assert ours[name].equals(theirs[name])
 
 
 def test_a_failing_run_is_reported_and_the_others_go_on(tmp_path, capsys, monkeypatch):

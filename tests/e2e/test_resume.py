@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 import torch
 import yaml
-from helpers import TINY
+from helpers import TINY, run_tables
 from safetensors.torch import load_file
 
 from curriculum.catalog import load_catalog
@@ -38,21 +38,12 @@ def _final_weights(root: Path) -> dict:
     return load_file(checkpoint_dirs(root / "checkpoints")[-1] / "model" / "model.safetensors")
 
 
-def _records(root: Path) -> dict[str, pl.DataFrame]:
-    """Every table, minus the wall-clock columns (the only thing allowed to differ)."""
-    out = {}
-    for name in ("decisions", "steps", "evals"):
-        frame = pl.read_parquet(root / f"{name}.parquet")
-        out[name] = frame.select([c for c in frame.columns if not c.startswith("perf/")])
-    return out
-
-
 def _assert_same_run(a: Path, b: Path) -> None:
     wa, wb = _final_weights(a), _final_weights(b)
     assert wa.keys() == wb.keys()
     for key in wa:
         assert (wa[key] == wb[key]).all(), key  # bit-identical, not merely close
-    ra, rb = _records(a), _records(b)
+    ra, rb = run_tables(a), run_tables(b)
     for name in ra:
         assert ra[name].equals(rb[name]), name
 
@@ -79,9 +70,9 @@ def test_resume_after_the_last_step_changes_nothing(uninterrupted, tmp_path):
     out = tmp_path / "run"
     _train(out, stop_at=3)
     _train(out, resume=True)
-    before = _records(out)
+    before = run_tables(out)
     _train(out, resume=True)  # already at the end: no step runs, nothing is added
-    after = _records(out)
+    after = run_tables(out)
     assert all(before[k].equals(after[k]) for k in before)
     _assert_same_run(uninterrupted, out)
 

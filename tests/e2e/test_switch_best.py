@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import torch
-from helpers import TINY
+from helpers import TINY, run_tables
 from safetensors.torch import load_file
 
 from curriculum.catalog import load_catalog
@@ -53,15 +53,6 @@ def _weights(root: Path, step: int) -> dict[str, torch.Tensor]:
 
 def _kept(root: Path, step: int) -> dict:
     return torch.load(_ckpt(root, step) / "state.pt", weights_only=False)["extra"]["kept"]
-
-
-def _records(root: Path) -> dict[str, pl.DataFrame]:
-    """Every table, minus the wall-clock columns (the only thing allowed to differ)."""
-    out = {}
-    for name in ("decisions", "steps", "evals"):
-        frame = pl.read_parquet(root / f"{name}.parquet")
-        out[name] = frame.select([c for c in frame.columns if not c.startswith("perf/")])
-    return out
 
 
 def _switch(root: Path) -> tuple[int, int]:
@@ -175,6 +166,6 @@ def test_a_run_stopped_between_the_best_evaluation_and_the_switch_resumes_exactl
     assert final_a.keys() == final_b.keys()
     for key in final_a:
         assert torch.equal(final_a[key], final_b[key]), key  # bit-identical
-    ra, rb = _records(full), _records(out)
+    ra, rb = run_tables(full), run_tables(out)
     for name in ra:
         assert ra[name].equals(rb[name]), name
