@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from curriculum.catalog import Catalog, load_catalog
 from curriculum.run.rundir import RunDir
@@ -40,6 +41,15 @@ def catalog_for_resume(root: Path, catalog_path: str | Path | None, overrides: l
     return catalog, resolved, base
 
 
+def _with_defaults(saved: dict) -> dict:
+    """The saved catalog as the current schema reads it: a setting added to the engine after the run started
+    takes its default on both sides, so it is not a change (a catalog the schema refuses stays as saved)."""
+    try:
+        return Catalog.model_validate(saved).model_dump(mode="json")
+    except ValidationError:
+        return saved
+
+
 def check_data(info: dict, fingerprint: dict[str, str]) -> None:
     """Refuse a resume whose task rows differ from those the run started with (run.json's `data`)."""
     if info.get("data") != fingerprint:
@@ -66,6 +76,7 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 def resume_changes(saved: dict, new: dict) -> list[str]:
     """What differs between the catalog a run started with and the one it would resume with, said for a
     person: tasks added, removed or changed by id; any other key by its path. Empty = the same run."""
+    saved = _with_defaults(saved)
     problems = []
     old_tasks = {t["id"]: t for t in saved.get("tasks", [])}
     new_tasks = {t["id"]: t for t in new.get("tasks", [])}

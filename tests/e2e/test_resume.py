@@ -2,6 +2,7 @@
 ends with the same weights and the same records as an uninterrupted run; a changed catalog or changed
 data is refused with a message naming the change."""
 
+import copy
 import json
 import os
 import signal
@@ -220,3 +221,16 @@ def test_resume_refuses_a_checkpoint_of_another_format(tmp_path, capsys):
     assert main(["train", "--resume", str(out), "--no-progress"]) == 2
     assert "written by another version" in capsys.readouterr().err
     assert pl.read_parquet(out / "steps.parquet")["step"].to_list() == [0, 1]
+
+
+def test_a_setting_added_to_the_engine_later_is_not_a_change():
+    """A run folder saved before `training.dropout` existed resumes (and an experiment skips it): the saved
+    catalog takes the new setting's default; a real change is still named."""
+    resolved = load_catalog(TINY).model_dump(mode="json")
+    saved = copy.deepcopy(resolved)
+    del saved["training"]["dropout"]
+    del saved["experiment"]
+    assert resume_changes(saved, resolved) == []
+    changed = copy.deepcopy(resolved)
+    changed["training"]["dropout"] = True
+    assert resume_changes(saved, changed) == ["training.dropout changed: False -> True"]
