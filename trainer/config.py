@@ -134,6 +134,24 @@ class TrainingSpec(Spec):
         "and the RL forward always run without it, so the RL log-probs match the sampler's (ratio 1, k3 0 at "
         "the start); false = no dropout anywhere, as in most RL fine-tuning.",
     )
+    max_seq_len: PosInt | None = Field(
+        None,
+        description="Longest SFT sequence (prompt + demonstration) in tokens: a longer demonstration is cut at "
+        "its end to fit, losing its end-of-turn token (the run and `curriculum plan` say how many of each task "
+        "are cut); null = no limit.",
+    )
+    logit_chunk: PosInt | None = Field(
+        1024,
+        description="Memory budget of the full-vocabulary computations (log-softmax, its gradient, KL to the "
+        "base), in positions whose float32 scores are held at once: about logit_chunk x vocabulary x 4 bytes x 2 "
+        "transient (x 6 in the KL probe), 1.2 GB at a 151,936 vocabulary. It also caps the sequences of each "
+        "teacher-forced pass of the evaluation's KL probes at logit_chunk / response length. null = no chunking.",
+    )
+    gradient_checkpointing: bool = Field(
+        False,
+        description="Recompute each decoder layer's activations in the backward pass instead of keeping them "
+        "(about a third more compute, far less activation memory); hf models that support it, without dropout.",
+    )
     rollout: RolloutSpec = Field(default_factory=RolloutSpec, description="RL sampling.")
     grpo: GRPOSpec = Field(default_factory=GRPOSpec, description="RL loss.")
     compute_budget: Annotated[float, Field(gt=0.0)] | None = Field(

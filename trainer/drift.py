@@ -14,6 +14,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from trainer.logits import row_slices, spans
 from trainer.losses import k3
 from trainer.model import Formatter
 from trainer.rollout import generate, response_logits, seq_tokens
@@ -33,6 +34,13 @@ def position_kl(base_logits: Tensor, policy_logits: Tensor, temperature: float =
     base_p = base_logp.exp()
     terms = torch.where(base_p > 0, base_p * (base_logp - policy_logp), torch.zeros_like(base_p))
     return terms.sum(dim=-1).clamp_min(0.0)
+
+
+def position_kl_chunked(base_logits: Tensor, policy_logits: Tensor, temperature: float, chunk: int | None) -> Tensor:
+    """`position_kl` of two (B, T, V) score tensors, at most `chunk` positions at a time (None: all). -> (B, T)."""
+    batch, length, _ = base_logits.shape
+    parts = spans(batch, length, chunk or batch * length)
+    return torch.cat([position_kl(base_logits[:, s], policy_logits[:, s], temperature) for s in parts], dim=1)
 
 
 @contextlib.contextmanager
@@ -61,6 +69,7 @@ def kl_to_base(
     batch_size: int,
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
     tally: list[int] | None = None,
+    chunk: int | None = None,
 ) -> float:
     """Forward KL from the base model, KL(base || policy), token-mean over base-sampled completions.
 
@@ -74,7 +83,9 @@ def kl_to_base(
 
     Exact per position, Monte Carlo over the base-sampled prefixes: a consistent estimate of the
     per-token KL of the base's own completions, with far less variance than a single-token estimate.
-    Non-negative; 0 when the two models agree. `batch_size` bounds the sequences per forward pass.
+    Non-negative; 0 when the two models agree. `batch_size` bounds the sequences per decoding call; `chunk`
+    (positions, `trainer.logits`) bounds the sequences of each teacher-forced pass and the positions whose
+    float32 scores are held at once.
     """
     total = torch.zeros((), dtype=torch.float64)
     tokens = 0.0
@@ -93,16 +104,18 @@ def kl_to_base(
                 pad_id=fmt.pad_id,
                 autocast=autocast,
             )
-            args = (out.prompt_ids, out.prompt_mask, out.response_ids, out.response_mask)
             if tally is not None:  # sampled by the base, then teacher-forced through both models
                 tally.append(3 * seq_tokens(out))
-            with autocast():
-                base_logits = response_logits(base, *args)
-                policy_logits = response_logits(policy, *(a.to(policy_device) for a in args))
-            kl = position_kl(base_logits, policy_logits.to(base_logits.device), temperature)  # (N, R)
-            mask = out.response_mask.to(kl.dtype)
-            total += (kl * mask).sum().double().cpu()
-            tokens += float(mask.sum())
+            for rows in row_slices(len(repeated), out.response_ids.shape[1], chunk):
+                args = (out.prompt_ids[rows], out.prompt_mask[rows], out.response_ids[rows], out.response_mask[rows])
+                with autocast():
+                    base_logits = response_logits(base, *args)
+                    policy_logits = response_logits(policy, *(a.to(policy_device) for a in args))
+                kl = position_kl_chunked(base_logits, policy_logits.to(base_logits.device), temperature, chunk)
+                del base_logits, policy_logits
+                mask = args[3].to(kl.dtype)
+                total += (kl * mask).sum().double().cpu()
+                tokens += float(mask.sum())
     return float(total) / max(tokens, 1.0)
 
 

@@ -42,6 +42,7 @@ from curriculum.seeding import derive_seed
 from trainer.batch import EvalSet, RLPrompt
 from trainer.config import EvaluationSpec
 from trainer.drift import k3_sum, kl_to_base
+from trainer.logits import row_slices
 from trainer.model import Formatter
 from trainer.planning import marker_regex, planning_tensor, split_entropy_sums
 from trainer.rollout import Rollouts, completion_logprobs, generate, seq_tokens
@@ -79,9 +80,11 @@ def evaluate(
     kl_generator: torch.Generator | None = None,
     kl_estimator: str = "full",
     tally: list[int] | None = None,
+    logit_chunk: int | None = None,
 ) -> dict[str, TaskEval]:
     """Every eval set's metrics (module docstring), by task. `tally` (a list) gets the token count of every
-    pass through a model appended: prompt + completion of each decoded and each teacher-forced sequence."""
+    pass through a model appended: prompt + completion of each decoded and each teacher-forced sequence.
+    `logit_chunk`: the memory budget of the teacher-forced passes (`trainer.logits`)."""
     tally = tally if tally is not None else []
     prompts = [(s.task, p) for s in eval_sets for p in s.prompts]
     kwargs = dict(
@@ -105,9 +108,12 @@ def evaluate(
         if use_k3:  # both sides teacher-forced the same way, so equal models give exactly 0
             r = sampled
             tally += [2 * seq_tokens(r)]
-            args = (r.prompt_ids, r.prompt_mask, r.response_ids, r.response_mask, temperature)
-            with autocast():
-                k3_terms = (completion_logprobs(model, *args), completion_logprobs(base, *args))
+            parts = []
+            for rows in row_slices(r.response_ids.shape[0], r.response_ids.shape[1], logit_chunk):
+                args = (r.prompt_ids[rows], r.prompt_mask[rows], r.response_ids[rows], r.response_mask[rows])
+                with autocast():
+                    parts.append([completion_logprobs(m, *args, temperature, logit_chunk) for m in (model, base)])
+            k3_terms = tuple(torch.cat(side, dim=0) for side in zip(*parts))
         for i, (task, prompt) in enumerate(chunk):
             rows = slice(i * samples, (i + 1) * samples)
             _add_prompt(sums[task], fmt, prompt, greedy, i, sampled, rows, extract[task], patterns.get(task), k3_terms)
@@ -126,6 +132,7 @@ def evaluate(
                 batch_size=batch_size,
                 autocast=autocast,
                 tally=tally,
+                chunk=logit_chunk,
             )
     return {
         s.task: _task_eval(sums[s.task], len(s.prompts), use_k3, kl_base.get(s.task), s.task in patterns)
@@ -227,5 +234,6 @@ def run_eval(
         kl_samples=evaluation.kl_samples,
         kl_generator=runtime.generator(derive_seed(seed, "eval-kl", step)),
         kl_estimator=evaluation.kl_estimator,
+        logit_chunk=runtime.logit_chunk,
     )
     return EvalRecord(step, results, tokens=sum(tally))

@@ -228,3 +228,34 @@ def load_pretrained(
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"cannot load model {str(target)!r}: {exc}") from None
     return model, tokenizer
+
+
+def dropout_settings(model: torch.nn.Module) -> dict[str, float]:
+    """The model config's dropout probabilities above 0 (fields named like `*dropout*` or `*pdrop*`)."""
+    config = getattr(model, "config", None)
+    fields = config.to_dict() if config is not None else {}
+    return {
+        k: v
+        for k, v in fields.items()
+        if ("dropout" in k or "pdrop" in k) and isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+    }
+
+
+def enable_checkpointing(model: torch.nn.Module) -> None:
+    """Turn on transformers' gradient checkpointing (`training.gradient_checkpointing`), or refuse with the reason:
+    the model must support it and have no dropout (the step puts the checkpointing layers in training mode,
+    which would turn on a dropout written in the layer itself: RL log-probs would no longer be the sampler's)."""
+    kind = getattr(getattr(model, "config", None), "model_type", type(model).__name__)
+    if not getattr(model, "supports_gradient_checkpointing", False):
+        raise ModelLoadError(f"training.gradient_checkpointing: the model ({kind}) does not support it; turn it off")
+    dropout = dropout_settings(model)
+    if dropout:
+        shown = ", ".join(f"{k}={v:g}" for k, v in dropout.items())
+        raise ModelLoadError(
+            f"training.gradient_checkpointing: the model ({kind}) has dropout ({shown}); checkpointing would run its "
+            "layers with dropout on in the RL forward. Turn one off (a config with dropout 0 in a local folder)"
+        )
+    if hasattr(model, "activation_checkpointing_enable"):  # the name from transformers 5.x on
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

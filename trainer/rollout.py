@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from trainer.logits import logprobs
 from trainer.losses import token_entropy, token_logprobs
 from trainer.runtime import Diverged
 
@@ -150,14 +151,15 @@ def response_logits(
     """Teacher-forced next-token logits at each response position, (N, R, V).
 
     The sequence is prompt (left-padded) + response (right-padded); only the last R + 1 positions'
-    logits are computed (`logits_to_keep`), which matters for large vocabularies.
+    logits are computed (`logits_to_keep`), which matters for large vocabularies, and no key-value cache
+    is kept (teacher forcing reads none).
     """
     input_ids = torch.cat([prompt_ids, response_ids], dim=1)
     attention = torch.cat([prompt_mask, response_mask], dim=1)
     # Padding after the stop token is masked out of attention; every position still gets a position id.
     pos = positions(torch.cat([prompt_mask, torch.ones_like(response_mask)], dim=1))
     r = response_ids.shape[1]
-    out = model(input_ids=input_ids, attention_mask=attention, position_ids=pos, logits_to_keep=r + 1)
+    out = model(input_ids=input_ids, attention_mask=attention, position_ids=pos, logits_to_keep=r + 1, use_cache=False)
     return out.logits[:, -(r + 1) : -1, :]  # position P-1+t predicts response token t
 
 
@@ -168,7 +170,9 @@ def completion_logprobs(
     response_ids: Tensor,
     response_mask: Tensor,
     temperature: float = 1.0,
+    chunk: int | None = None,
 ) -> Tensor:
-    """Teacher-forced log p of each response token (with gradient), at `temperature`. (N, R)."""
+    """Teacher-forced log p of each response token (with gradient), at `temperature`. (N, R). `chunk`: the
+    positions whose float32 scores are held at once (`trainer.logits`)."""
     logits = response_logits(model, prompt_ids, prompt_mask, response_ids, response_mask)
-    return token_logprobs(logits, response_ids, temperature)
+    return logprobs(logits, response_ids, temperature, chunk)

@@ -29,6 +29,7 @@ class Diverged(UserError):
 class Runtime:
     device: torch.device
     autocast_dtype: torch.dtype | None  # None = full float32
+    logit_chunk: int | None = None  # positions whose float32 vocabulary scores are held at once (trainer.logits)
 
     @property
     def dtype_name(self) -> str:
@@ -52,8 +53,9 @@ class Runtime:
         return torch.Generator(device=self.device).manual_seed(seed)
 
 
-def make_runtime(device: str = "auto") -> Runtime:
-    """Pick the device; make CPU kernels deterministic so the same catalog and seed give the same run."""
+def make_runtime(device: str = "auto", logit_chunk: int | None = None) -> Runtime:
+    """Pick the device; make CPU kernels deterministic so the same catalog and seed give the same run.
+    `logit_chunk`: `training.logit_chunk`."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size > 1:
         raise RuntimeUnavailable(
@@ -67,4 +69,4 @@ def make_runtime(device: str = "auto") -> Runtime:
         raise RuntimeUnavailable("device mps requested but it is not available (training.device=cpu runs here)")
     torch.use_deterministic_algorithms(True, warn_only=True)
     autocast = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else None
-    return Runtime(torch.device(device), autocast)
+    return Runtime(torch.device(device), autocast, logit_chunk)

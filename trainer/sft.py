@@ -1,4 +1,9 @@
-"""Teacher-forced log-probs of SFT demonstrations: prompt + completion, loss on the completion only."""
+"""Teacher-forced log-probs of SFT demonstrations: prompt + completion, loss on the completion only.
+
+A row is laid out as a rollout is: the prompt left-padded, the completion right-padded after it, so the
+forward computes scores at the completion positions only (`trainer.rollout.response_logits`): at a large
+vocabulary the prompt's positions would otherwise cost as much memory as the completion's.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +11,30 @@ import torch
 from torch import Tensor
 
 from trainer.batch import SFTRow
-from trainer.losses import token_logprobs
+from trainer.rollout import completion_logprobs, left_pad
 
 
-def pack(rows: list[SFTRow], pad_id: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
-    """(input_ids, attention_mask, loss_mask), each (B, T), right-padded.
-
-    loss_mask[b, t] = 1 when token t + 1 is a completion token: position t predicts token t + 1.
-    """
-    seqs = [r.prompt_ids + r.completion_ids for r in rows]
-    width = max(len(s) for s in seqs)
+def pack(rows: list[SFTRow], pad_id: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(prompt_ids, prompt_mask) (B, P) left-padded and (completion_ids, completion_mask) (B, C) right-padded."""
+    prompt_ids, prompt_mask = left_pad([r.prompt_ids for r in rows], pad_id, device)
+    width = max(len(r.completion_ids) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    loss_mask = torch.zeros((len(rows), width - 1), dtype=torch.long)
-    for b, (row, seq) in enumerate(zip(rows, seqs)):
-        ids[b, : len(seq)] = torch.tensor(seq)
-        attention[b, : len(seq)] = 1
-        loss_mask[b, len(row.prompt_ids) - 1 : len(seq) - 1] = 1
-    return ids.to(device), attention.to(device), loss_mask.to(device)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for b, row in enumerate(rows):
+        ids[b, : len(row.completion_ids)] = torch.tensor(row.completion_ids, dtype=torch.long)
+        mask[b, : len(row.completion_ids)] = 1
+    return prompt_ids, prompt_mask, ids.to(device), mask.to(device)
 
 
 def completion_token_count(rows: list[SFTRow]) -> int:
     return sum(len(r.completion_ids) for r in rows)
 
 
-def sft_logprobs(model: torch.nn.Module, rows: list[SFTRow], pad_id: int) -> tuple[Tensor, Tensor]:
-    """(logprobs, mask), both (B, T-1): log p of every next token, mask on completion tokens."""
+def sft_logprobs(
+    model: torch.nn.Module, rows: list[SFTRow], pad_id: int, chunk: int | None = None
+) -> tuple[Tensor, Tensor]:
+    """(logprobs, mask), both (B, C): log p of every completion token given the prompt and the completion
+    before it, and the mask of real completion tokens. `chunk`: as in `trainer.logits`."""
     device = next(model.parameters()).device
-    ids, attention, loss_mask = pack(rows, pad_id, device)
-    logits = model(input_ids=ids, attention_mask=attention).logits[:, :-1, :]
-    return token_logprobs(logits, ids[:, 1:]), loss_mask
+    prompt_ids, prompt_mask, ids, mask = pack(rows, pad_id, device)
+    return completion_logprobs(model, prompt_ids, prompt_mask, ids, mask, 1.0, chunk), mask

@@ -82,7 +82,7 @@ def train_step(
     mu_of = step_mu(d, sum(gated) / len(batch.rl) if batch.rl else 0.0)
     # SFT rows at mu 0 train nothing and stay out of the SFT token mean, as RL groups at mu 1 leave the
     # RL part: neither dilutes the rows that train
-    train_rows = [r for r in train_rows if mu_of(r.task) > 0]
+    train_rows = [fit(r, training.max_seq_len) for r in train_rows if mu_of(r.task) > 0]
     sampled = scored.rollouts if scored is not None else None  # every rollout, dropped groups included
     if scored is not None:
         dropped = int(zero_variance(scored.rewards).sum()) if d.drop_zero_variance else None
@@ -93,13 +93,13 @@ def train_step(
 
     # L = (1 - mu) * L_RL + mu * L_SFT: each backward adds its part's term of the gradient of L
     optimizer.zero_grad(set_to_none=True)
-    sft = None
-    if train_rows:
-        with sft_dropout(model, training.dropout, derive_seed(seed, "dropout", step)):
-            sft = backward_sft(model, fmt, train_rows, d.sft_weighting, mu_of, training, runtime)
-    rl = None
-    if scored is not None and scored.rollouts.response_ids.shape[0]:
-        rl = backward_rl(model, scored, mu_of, training, runtime, reference)
+    sft = rl = None
+    with checkpointing(model):
+        if train_rows:
+            with sft_dropout(model, training.dropout, derive_seed(seed, "dropout", step)):
+                sft = backward_sft(model, fmt, train_rows, d.sft_weighting, mu_of, training, runtime)
+        if scored is not None and scored.rollouts.response_ids.shape[0]:
+            rl = backward_rl(model, scored, mu_of, training, runtime, reference)
     max_norm = training.grad_clip if training.grad_clip is not None else float("inf")
     grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
     loss = (rl["weighted"] if rl else 0.0) + (sft["weighted"] if sft else 0.0)  # the value of L
@@ -153,15 +153,42 @@ def sft_dropout(model: torch.nn.Module, on: bool, seed: int) -> Iterator[None]:
         return
     state = torch.random.get_rng_state()
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    modes = [(m, m.training) for m in model.modules()]
     torch.manual_seed(seed)
     model.train()
     try:
         yield
     finally:
-        model.eval()
+        for m, mode in modes:  # back as it was (eval, checkpointing layers in training mode)
+            m.training = mode
         torch.random.set_rng_state(state)
         if cuda is not None:
             torch.cuda.set_rng_state_all(cuda)
+
+
+@contextlib.contextmanager
+def checkpointing(model: torch.nn.Module) -> Iterator[None]:
+    """The backward passes with gradient checkpointing, when the model has it on (`training.gradient_checkpointing`,
+    `trainer.model.enable_checkpointing`). A transformers layer checkpoints only in training mode, while the step
+    runs the model in eval mode (no dropout): only the checkpointing layers themselves are put in training mode,
+    not their children, and `enable_checkpointing` refuses models with dropout, so nothing else changes."""
+    layers = [m for m in model.modules() if getattr(m, "gradient_checkpointing", False) is True]
+    modes = [m.training for m in layers]
+    for m in layers:
+        m.training = True
+    try:
+        yield
+    finally:
+        for m, mode in zip(layers, modes):
+            m.training = mode
+
+
+def fit(row: SFTRow, max_seq_len: int | None) -> SFTRow:
+    """The row cut to `max_seq_len` tokens (`training.max_seq_len`): its completion loses its end; the prompt
+    stays whole (a prompt alone over the limit keeps one completion token)."""
+    if max_seq_len is None or len(row.prompt_ids) + len(row.completion_ids) <= max_seq_len:
+        return row
+    return replace(row, completion_ids=row.completion_ids[: max(1, max_seq_len - len(row.prompt_ids))])
 
 
 def step_mu(decision: Decision, gated_share: float) -> Callable[[str | None], float]:
@@ -207,7 +234,7 @@ def backward_sft(
     total, weighted = 0.0, 0.0
     for mu, part in _weighted_slices([mu_of(r.task) for r in rows], training.micro_batch):
         with runtime.autocast():
-            logprobs, mask = sft_logprobs(model, rows[part], fmt.pad_id)
+            logprobs, mask = sft_logprobs(model, rows[part], fmt.pad_id, runtime.logit_chunk)
         loss = sft_loss(logprobs, mask, weighting, num_tokens=n_tokens)  # this micro-batch's part of L_SFT
         if mu > 0:
             (mu * loss).backward()  # the mu * L_SFT term of L
@@ -234,6 +261,7 @@ def backward_rl(
     sums = {"clip_frac": 0.0, "approx_kl": 0.0, "kl": 0.0}
     for mu, part in _weighted_slices([mu_of(t) for t in scored.tasks], training.micro_batch):
         args = (r.prompt_ids[part], r.prompt_mask[part], r.response_ids[part], r.response_mask[part], temperature)
+        args += (runtime.logit_chunk,)
         with runtime.autocast():
             logprobs = completion_logprobs(model, *args)
             ref = None

@@ -30,7 +30,7 @@ from trainer.step import make_optimizer, train_step
 def bench_steps(catalog_path: str, steps: int, warmup: int = 2) -> None:
     catalog = load_catalog(catalog_path)
     base = Path(catalog_path).resolve().parent
-    runtime = make_runtime(catalog.training.device)
+    runtime = make_runtime(catalog.training.device, catalog.training.logit_chunk)
     tasks = load_tasks(catalog, base)
     ids = [t.id for t in tasks]
     sft_batch, rl_batch = catalog.schedule.sft_batch, catalog.schedule.rl_batch

@@ -43,6 +43,7 @@ from curriculum.run.setup import (
     load_tasks,
     make_scheduler,
     plan_decisions,
+    truncation_notes,
 )
 from curriculum.run.stream import Stream, eval_sets
 from curriculum.run.writer import RunWriter
@@ -52,7 +53,7 @@ from schedulers.staged import Staged
 from trainer.checkpoint import checkpoint_dirs
 from trainer.config import eval_max_new_tokens, step_limit
 from trainer.evaluate import run_eval
-from trainer.model import compute_dtype, count_parameters, load_model
+from trainer.model import compute_dtype, count_parameters, enable_checkpointing, load_model
 from trainer.runtime import Runtime, make_runtime
 from trainer.step import make_optimizer, train_step
 
@@ -74,7 +75,7 @@ def train(
     record so far come from the checkpoint, so the rest of the run is what an uninterrupted run would
     have done (`curriculum.run.resume.catalog_for_resume` checks the catalog first)."""
     started, display = time.time(), display or Silent()
-    runtime = make_runtime(catalog.training.device)
+    runtime = make_runtime(catalog.training.device, catalog.training.logit_chunk)
     run = RunDir(out)
     if not resume and run.root.exists() and any(run.root.iterdir()):
         raise RunError(f"run folder {run.root} is not empty; choose another --out, or --resume it")
@@ -87,6 +88,10 @@ def train(
         model, fmt = load_model(catalog.model, catalog.seed, base_dir)
     runtime = runtime.with_compute(compute_dtype(catalog.model, base_dir))
     check_lengths(model, fmt, tasks, catalog)
+    for note in truncation_notes(fmt, tasks, catalog.training.max_seq_len):
+        display.line(note)
+    if catalog.training.gradient_checkpointing:
+        enable_checkpointing(model)
     params = count_parameters(model)
     model.to(runtime.device)
     check_decoding(model, fmt)  # a model the decoding loop cannot serve exactly is refused here

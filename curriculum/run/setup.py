@@ -71,12 +71,15 @@ def task_lengths(tasks: list[DataTask], fmt: Formatter, max_new_tokens: int) -> 
 
 
 def plan_cost_of(catalog: Catalog, tasks: list[DataTask], decisions: list[Decision], base_dir: Path) -> dict:
-    """The estimated tokens and training FLOPs of a plan (`curriculum.compute.plan_cost`)."""
+    """The estimated tokens and training FLOPs of a plan (`curriculum.compute.plan_cost`), and `truncated`: the
+    notes of `truncation_notes`."""
     params, fmt = model_size(catalog.model, catalog.seed, base_dir)
     rollout = catalog.training.rollout
     lengths = task_lengths(tasks, fmt, rollout.max_new_tokens)
     kl = catalog.training.grpo.kl_coef > 0
-    return plan_cost(decisions, lengths, params, rollout.group_size, rollout.max_new_tokens, reference=kl)
+    cost = plan_cost(decisions, lengths, params, rollout.group_size, rollout.max_new_tokens, reference=kl)
+    cost["truncated"] = truncation_notes(fmt, tasks, catalog.training.max_seq_len)
+    return cost
 
 
 DECODE_TOLERANCE = 1e-3  # nats: float32 teacher forcing against the cached decoding (1e-6 on Llama, GPT-2)
@@ -120,12 +123,33 @@ def check_lengths(model: torch.nn.Module, fmt: Formatter, tasks: list[DataTask],
         # SFT rows, and RL rows' demonstrations (a gating schedule trains them when all rollouts fail)
         demos = [r for r in [*task.sft, *task.rl] if r.completion is not None]
         longest_sft = max((longest_prompt + len(fmt.completion_ids(r.completion)) for r in demos), default=0)
+        if catalog.training.max_seq_len is not None:  # cut to fit (`truncation_notes` says how many)
+            longest_sft = min(longest_sft, max(catalog.training.max_seq_len, longest_prompt + 1))
         if max(budget, longest_sft) > limit:
             raise RunError(
                 f"task {task.id}: prompt ({longest_prompt} tokens) + completion can reach "
                 f"{max(budget, longest_sft)} tokens, over the model's context of {limit}; "
                 "shorten max_new_tokens or the data"
             )
+
+
+def truncation_notes(fmt: Formatter, tasks: list[DataTask], max_seq_len: int | None) -> list[str]:
+    """One line per task whose demonstrations (SFT rows, and RL rows' for gating) `training.max_seq_len` cuts:
+    how many, and the tokens they lose (`trainer.step.fit` cuts the completion's end)."""
+    if max_seq_len is None:
+        return []
+    notes = []
+    for task in tasks:
+        rows = [r for r in dict.fromkeys([*task.sft, *task.rl]) if r.completion is not None]
+        lengths = [(len(fmt.prompt_ids(r.prompt)), len(fmt.completion_ids(r.completion))) for r in rows]
+        cut = [p + c - max(max_seq_len, p + 1) for p, c in lengths if p + c > max_seq_len]
+        if cut:
+            notes.append(
+                f"task {task.id}: {len(cut)} of {len(rows)} demonstrations are longer than training.max_seq_len "
+                f"({max_seq_len} tokens) and are cut at their end: {sum(cut) / len(cut):.0f} tokens lost on average "
+                f"(at most {max(cut)}), with their end-of-turn token"
+            )
+    return notes
 
 
 def data_fingerprint(tasks: list[DataTask]) -> dict[str, str]:

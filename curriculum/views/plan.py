@@ -92,6 +92,8 @@ def render_plan(plan: dict[str, Any], console: Console) -> None:
             "max_new_tokens; FLOPs = 6N x trained tokens + 2N x (prompt prefill + generated + KL reference) tokens; "
             "a bwt_order probe's bursts and gated demonstrations are not in these figures[/]"
         )
+    for note in (cost or {}).get("truncated", []):
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     if plan["repeated"]:
         repeated = ", ".join(f"{task} {epochs:.1f}x" for task, epochs in plan["repeated"])
         console.print(f"[yellow]note:[/] demonstrations are trained on many times ({repeated}): expect SFT overfitting")

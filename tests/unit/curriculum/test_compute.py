@@ -60,7 +60,7 @@ def _run(tmp_path, *overrides):
 def test_a_runs_counts_are_its_batches_tokens(tmp_path):
     """An SFT-only step's count is the prompt + completion tokens of the rows the stream gives it; run.json's
     totals are the sums of the columns, and its FLOPs follow the rule."""
-    run, catalog = _run(tmp_path, "training.steps=3")
+    run, catalog = _run(tmp_path, "training.steps=3", "schedule.warmup_steps=0")
     steps = pl.read_parquet(run.root / "steps.parquet")
     info = json.loads((run.root / "run.json").read_text())
     compute = info["compute"]
@@ -71,7 +71,8 @@ def test_a_runs_counts_are_its_batches_tokens(tmp_path):
     model, fmt = load_model(catalog.model, catalog.seed)
     stream, scheduler = Stream(tasks, fmt, catalog.seed), make_scheduler(catalog, tasks)
     first = stream.batch(scheduler.decide(0, Measurements()))
-    # the tiny catalog's chord warmup starts at mu > 0 so the SFT rows of step 0 train
+    # without its warmup the tiny catalog's chord starts at mu 0.8, so step 0 trains SFT rows
+    assert first.sft
     assert steps["compute/sft_tokens"][0] == sum(len(r.prompt_ids) + len(r.completion_ids) for r in first.sft)
     G = catalog.training.rollout.group_size
     assert steps["compute/prefill_tokens"][0] == G * sum(len(p.prompt_ids) for p in first.rl)
@@ -116,3 +117,36 @@ def test_a_budget_with_cosine_decay_is_refused():
 
     with pytest.raises(CatalogInvalid, match="lr_decay: constant"):
         load_catalog(TINY, ["training.compute_budget=1e12", "training.lr_decay=cosine"])
+
+
+def test_max_seq_len_cuts_demonstrations_and_says_so(tmp_path):
+    """training.max_seq_len 14: every SFT row trains at most 14 tokens (prompt whole, completion cut at its end),
+    the run's count is the sum of the cut rows, and the run and the plan say which task loses what."""
+    from curriculum.run.display import Silent
+    from curriculum.run.setup import plan_cost_of, plan_decisions, truncation_notes
+    from trainer.model import load_model
+    from trainer.step import fit
+
+    lines = []
+
+    class Lines(Silent):
+        def line(self, text: str) -> None:
+            lines.append(text)
+
+    catalog = load_catalog(TINY, ["evaluation.every=0", "training.checkpoint_every=0", "training.steps=1",
+                                  "training.max_seq_len=14", "schedule.warmup_steps=0"])  # fmt: skip
+    train(catalog, catalog.model_dump(mode="json"), TINY.parent, tmp_path / "run", display=Lines())
+    steps = pl.read_parquet(tmp_path / "run" / "steps.parquet")
+    tasks = load_tasks(catalog, TINY.parent)
+    _, fmt = load_model(catalog.model, catalog.seed)
+    first = Stream(tasks, fmt, catalog.seed).batch(make_scheduler(catalog, tasks).decide(0, Measurements()))
+    full = sum(len(r.prompt_ids) + len(r.completion_ids) for r in first.sft)
+    cut = sum(min(len(r.prompt_ids) + len(r.completion_ids), max(14, len(r.prompt_ids) + 1)) for r in first.sft)
+    assert cut < full  # the limit bites on these rows
+    assert steps["compute/sft_tokens"][0] == cut == sum(len(fit(r, 14).prompt_ids + fit(r, 14).completion_ids)
+                                                        for r in first.sft)  # fmt: skip
+    notes = truncation_notes(fmt, tasks, 14)
+    assert notes and all(n in lines for n in notes)
+    assert notes[0].startswith("task sort: ") and "longer than training.max_seq_len (14 tokens)" in notes[0]
+    assert plan_cost_of(catalog, tasks, plan_decisions(catalog, tasks)[0], TINY.parent)["truncated"] == notes
+    assert truncation_notes(fmt, tasks, 10_000) == [] and truncation_notes(fmt, tasks, None) == []

@@ -38,9 +38,10 @@ def test_sft_rows_end_with_eos_and_loss_covers_only_completion(fmt):
     row = stream.batch(Decision(0, "sft", 1.0, sft={"x": 1}, rl={})).sft[0]
     assert row.prompt_ids[0] == fmt.tokenizer.bos_token_id
     assert row.completion_ids[-1] == fmt.eos_id
-    ids, attention, loss_mask = pack([row], fmt.pad_id, "cpu")
-    # position t predicts token t+1: the mask is on the positions that predict completion tokens
-    targets = ids[0, 1:][loss_mask[0].bool()].tolist()
+    prompt_ids, prompt_mask, ids, mask = pack([row], fmt.pad_id, "cpu")
+    assert prompt_ids[0][prompt_mask[0].bool()].tolist() == row.prompt_ids
+    # the loss is on the completion tokens: the mask covers them all and nothing else
+    targets = ids[0][mask[0].bool()].tolist()
     assert targets == row.completion_ids
     assert fmt.tokenizer.decode(targets[:-1]) == fmt.decode(row.completion_ids)
 
