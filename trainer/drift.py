@@ -14,10 +14,10 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from trainer.logits import row_slices, spans
+from trainer.logits import Scores, row_slices, spans
 from trainer.losses import k3
 from trainer.model import Formatter
-from trainer.rollout import generate, response_logits, seq_tokens
+from trainer.rollout import generate, response_scores, seq_tokens
 
 
 def position_kl(base_logits: Tensor, policy_logits: Tensor, temperature: float = 1.0) -> Tensor:
@@ -30,17 +30,22 @@ def position_kl(base_logits: Tensor, policy_logits: Tensor, temperature: float =
     exact value's lower bound.
     """
     base_logp = (base_logits.float() / temperature).log_softmax(dim=-1)
-    policy_logp = (policy_logits.float() / temperature).log_softmax(dim=-1)
-    base_p = base_logp.exp()
-    terms = torch.where(base_p > 0, base_p * (base_logp - policy_logp), torch.zeros_like(base_p))
+    terms = (policy_logits.float() / temperature).log_softmax(dim=-1).neg_().add_(base_logp)  # log p_b - log p_p
+    base_p = base_logp.exp_()  # in place: two vocabulary-sized float32 tensors at a time, not six
+    terms.mul_(base_p).masked_fill_(base_p == 0, 0.0)
     return terms.sum(dim=-1).clamp_min(0.0)
 
 
-def position_kl_chunked(base_logits: Tensor, policy_logits: Tensor, temperature: float, chunk: int | None) -> Tensor:
-    """`position_kl` of two (B, T, V) score tensors, at most `chunk` positions at a time (None: all). -> (B, T)."""
-    batch, length, _ = base_logits.shape
-    parts = spans(batch, length, chunk or batch * length)
-    return torch.cat([position_kl(base_logits[:, s], policy_logits[:, s], temperature) for s in parts], dim=1)
+def scores_kl(base: Scores, policy: Scores, temperature: float, chunk: int | None) -> Tensor:
+    """`position_kl` of two models' scores at the same B rows and T positions, at most `chunk` positions at a
+    time (None: all) -> (B, T), on the base's device."""
+    rows = (base.logits if base.logits is not None else base.hidden).shape[0]
+    parts = spans(rows, base.length, chunk or rows * base.length)
+    out = []
+    for s in parts:
+        base_s = base.at(s)
+        out.append(position_kl(base_s, policy.at(s).to(base_s.device), temperature))
+    return torch.cat(out, dim=1)
 
 
 @contextlib.contextmanager
@@ -109,10 +114,10 @@ def kl_to_base(
             for rows in row_slices(len(repeated), out.response_ids.shape[1], chunk):
                 args = (out.prompt_ids[rows], out.prompt_mask[rows], out.response_ids[rows], out.response_mask[rows])
                 with autocast():
-                    base_logits = response_logits(base, *args)
-                    policy_logits = response_logits(policy, *(a.to(policy_device) for a in args))
-                kl = position_kl_chunked(base_logits, policy_logits.to(base_logits.device), temperature, chunk)
-                del base_logits, policy_logits
+                    base_scores = response_scores(base, *args)
+                    policy_scores = response_scores(policy, *(a.to(policy_device) for a in args))
+                    kl = scores_kl(base_scores, policy_scores, temperature, chunk)
+                del base_scores, policy_scores
                 mask = args[3].to(kl.dtype)
                 total += (kl * mask).sum().double().cpu()
                 tokens += float(mask.sum())

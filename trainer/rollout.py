@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from trainer.logits import logprobs
+from trainer.logits import Scores, fused_head, head_logprobs, logprobs
 from trainer.losses import token_entropy, token_logprobs
 from trainer.runtime import Diverged
 
@@ -145,22 +145,40 @@ def generate(
     )
 
 
+def _teacher_forced(prompt_ids: Tensor, prompt_mask: Tensor, response_ids: Tensor, response_mask: Tensor) -> dict:
+    """The forward's arguments for prompt (left-padded) + response (right-padded). Padding after the stop token
+    is masked out of attention; every position still gets a position id; no key-value cache is kept."""
+    return {
+        "input_ids": torch.cat([prompt_ids, response_ids], dim=1),
+        "attention_mask": torch.cat([prompt_mask, response_mask], dim=1),
+        "position_ids": positions(torch.cat([prompt_mask, torch.ones_like(response_mask)], dim=1)),
+        "use_cache": False,
+    }
+
+
 def response_logits(
     model: torch.nn.Module, prompt_ids: Tensor, prompt_mask: Tensor, response_ids: Tensor, response_mask: Tensor
 ) -> Tensor:
-    """Teacher-forced next-token logits at each response position, (N, R, V).
-
-    The sequence is prompt (left-padded) + response (right-padded); only the last R + 1 positions'
-    logits are computed (`logits_to_keep`), which matters for large vocabularies, and no key-value cache
-    is kept (teacher forcing reads none).
-    """
-    input_ids = torch.cat([prompt_ids, response_ids], dim=1)
-    attention = torch.cat([prompt_mask, response_mask], dim=1)
-    # Padding after the stop token is masked out of attention; every position still gets a position id.
-    pos = positions(torch.cat([prompt_mask, torch.ones_like(response_mask)], dim=1))
+    """Teacher-forced next-token logits at each response position, (N, R, V): only the last R + 1 positions'
+    logits are computed (`logits_to_keep`), which matters for large vocabularies."""
     r = response_ids.shape[1]
-    out = model(input_ids=input_ids, attention_mask=attention, position_ids=pos, logits_to_keep=r + 1, use_cache=False)
+    out = model(**_teacher_forced(prompt_ids, prompt_mask, response_ids, response_mask), logits_to_keep=r + 1)
     return out.logits[:, -(r + 1) : -1, :]  # position P-1+t predicts response token t
+
+
+def response_scores(
+    model: torch.nn.Module, prompt_ids: Tensor, prompt_mask: Tensor, response_ids: Tensor, response_mask: Tensor
+) -> Scores:
+    """The teacher-forced scores at each response position, made a span at a time when the model allows it
+    (`trainer.logits.fused_head`: its last hidden states, (N, R, H), and its output projection), else its
+    logits (`response_logits`)."""
+    fused = fused_head(model)
+    if fused is None:
+        return Scores(logits=response_logits(model, prompt_ids, prompt_mask, response_ids, response_mask))
+    decoder, head = fused
+    r = response_ids.shape[1]
+    hidden = decoder(**_teacher_forced(prompt_ids, prompt_mask, response_ids, response_mask)).last_hidden_state
+    return Scores(hidden=hidden[:, -(r + 1) : -1, :], weight=head.weight)
 
 
 def completion_logprobs(
@@ -174,5 +192,7 @@ def completion_logprobs(
 ) -> Tensor:
     """Teacher-forced log p of each response token (with gradient), at `temperature`. (N, R). `chunk`: the
     positions whose float32 scores are held at once (`trainer.logits`)."""
-    logits = response_logits(model, prompt_ids, prompt_mask, response_ids, response_mask)
-    return logprobs(logits, response_ids, temperature, chunk)
+    scores = response_scores(model, prompt_ids, prompt_mask, response_ids, response_mask)
+    if scores.logits is not None:
+        return logprobs(scores.logits, response_ids, temperature, chunk)
+    return head_logprobs(scores.hidden, scores.weight, response_ids, temperature, chunk)

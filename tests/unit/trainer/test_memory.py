@@ -12,9 +12,9 @@ from transformers import GPT2Config, GPT2LMHeadModel
 from curriculum.records import Decision
 from trainer.batch import Batch, EvalSet, RLPrompt, SFTRow
 from trainer.config import TrainingSpec
-from trainer.drift import kl_to_base, position_kl, position_kl_chunked
+from trainer.drift import kl_to_base, position_kl, scores_kl
 from trainer.evaluate import evaluate
-from trainer.logits import logprobs, row_slices, spans
+from trainer.logits import Scores, fused_head, head_logprobs, logprobs, row_slices, spans
 from trainer.losses import token_logprobs
 from trainer.model import ModelLoadError, enable_checkpointing
 from trainer.rollout import generate, positions
@@ -75,8 +75,12 @@ def test_chunked_logprobs_keep_the_logits_dtype_in_the_gradient():
 def test_chunked_kl_is_the_kl():
     torch.manual_seed(1)
     p, q = torch.randn(2, 9, 13), torch.randn(2, 9, 13)
-    assert torch.allclose(position_kl_chunked(p, q, 1.3, 4), position_kl(p, q, 1.3), atol=1e-7)
-    assert torch.allclose(position_kl_chunked(p, q, 1.0, None), position_kl(p, q), atol=1e-7)
+    assert torch.allclose(scores_kl(Scores(p), Scores(q), 1.3, 4), position_kl(p, q, 1.3), atol=1e-7)
+    assert torch.allclose(scores_kl(Scores(p), Scores(q), 1.0, None), position_kl(p, q), atol=1e-7)
+    # from hidden states and a projection, a span at a time: the KL of the projected scores
+    h, w = torch.randn(2, 9, 5), torch.randn(13, 5)
+    projected = Scores(hidden=h, weight=w)
+    assert torch.allclose(scores_kl(projected, Scores(q), 1.0, 4), position_kl(h @ w.T, q), atol=1e-6)
 
 
 def _perturbed(model, scale=0.02, seed=3):
@@ -199,3 +203,57 @@ def test_generate_still_serves_the_sampler():  # chunked log-probs in the RL for
     forced = completion_logprobs(model, out.prompt_ids, out.prompt_mask, out.response_ids, out.response_mask, 0.8, 2)
     mask = out.response_mask.bool()
     assert (forced - out.logprobs)[mask].abs().max() < 1e-5
+
+
+@pytest.mark.parametrize("chunk", [1, 4, None])
+def test_head_logprobs_match_the_plain_projection_and_its_gradient(chunk):
+    torch.manual_seed(2)
+    h0, w0 = torch.randn(2, 5, 6, dtype=torch.float64), torch.randn(17, 6, dtype=torch.float64)
+    targets = torch.randint(0, 17, (2, 5))
+    weights = torch.randn(2, 5, dtype=torch.float64)
+    h1, w1, h2, w2 = (t.clone().requires_grad_() for t in (h0, w0, h0, w0))
+    ours = head_logprobs(h1, w1, targets, 0.9, chunk)
+    plain = ((h2 @ w2.T) / 0.9).log_softmax(-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    assert torch.allclose(ours.double(), plain, atol=1e-5)
+    (ours.double() * weights).sum().backward()
+    (plain * weights).sum().backward()
+    assert torch.allclose(h1.grad, h2.grad, atol=1e-5) and torch.allclose(w1.grad, w2.grad, atol=1e-5)
+
+
+def _tiny(cls_name: str, **extra):
+    import transformers
+
+    _, fmt = tiny_base()
+    config_cls = getattr(transformers, cls_name.replace("ForCausalLM", "Config"))
+    config = config_cls(vocab_size=len(fmt.tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=2, head_dim=8, **extra)  # fmt: skip
+    torch.manual_seed(0)
+    return getattr(transformers, cls_name)._from_config(config), fmt
+
+
+def test_fused_head_is_used_where_the_scores_are_the_projection_only():
+    assert fused_head(tiny_random(0)[0]) is not None  # Llama, tied embeddings
+    assert fused_head(_tiny("Qwen2ForCausalLM")[0]) is not None
+    capped, _ = _tiny("Gemma2ForCausalLM", final_logit_softcapping=5.0)
+    assert fused_head(capped) is None  # its scores are capped after the projection: the model's logits it is
+
+
+@pytest.mark.parametrize("cls_name", ["Qwen2ForCausalLM", "Gemma2ForCausalLM"])
+def test_completion_logprobs_and_gradients_equal_the_models_own_logits(cls_name):
+    """Fused (Qwen2) or not (Gemma-2's capped scores), the log-probs and the gradient of every weight equal
+    the plain computation on the model's own logits."""
+    from trainer.rollout import completion_logprobs, response_logits
+
+    model, fmt = _tiny(cls_name)
+    out = generate(model, [fmt.prompt_ids("ab"), fmt.prompt_ids("xyz=")], max_new_tokens=6, temperature=1.0,
+                   generator=torch.Generator().manual_seed(0), stop_ids=fmt.stop_ids, pad_id=fmt.pad_id)  # fmt: skip
+    args = (out.prompt_ids, out.prompt_mask, out.response_ids, out.response_mask)
+    ours = completion_logprobs(model, *args, 0.8, 3)
+    (ours * out.response_mask).sum().backward()
+    g_ours = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    plain = token_logprobs(response_logits(model, *args), out.response_ids, 0.8)
+    (plain * out.response_mask).sum().backward()
+    assert torch.allclose(ours, plain, atol=1e-5)
+    for a, p in zip(g_ours, model.parameters()):  # float32 sums in another order: relative to the gradient's size
+        assert float((a - p.grad).norm() / p.grad.norm()) < 1e-4  # 2.7e-5 seen on Gemma-2
