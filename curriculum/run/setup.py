@@ -134,13 +134,14 @@ def check_lengths(model: torch.nn.Module, fmt: Formatter, tasks: list[DataTask],
 
 
 def truncation_notes(fmt: Formatter, tasks: list[DataTask], max_seq_len: int | None) -> list[str]:
-    """One line per task whose demonstrations (SFT rows, and RL rows' for gating) `training.max_seq_len` cuts:
-    how many, and the tokens they lose (`trainer.step.fit` cuts the completion's end)."""
+    """One line per task whose SFT demonstrations `training.max_seq_len` cuts: how many, and the tokens they lose
+    (`trainer.step.fit` cuts the completion's end; an RL row's demonstration that gating trains is cut the same
+    way)."""
     if max_seq_len is None:
         return []
     notes = []
     for task in tasks:
-        rows = [r for r in dict.fromkeys([*task.sft, *task.rl]) if r.completion is not None]
+        rows = [r for r in task.sft if r.completion is not None]
         lengths = [(len(fmt.prompt_ids(r.prompt)), len(fmt.completion_ids(r.completion))) for r in rows]
         cut = [p + c - max(max_seq_len, p + 1) for p, c in lengths if p + c > max_seq_len]
         if cut:
