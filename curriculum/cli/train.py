@@ -10,6 +10,7 @@ or reweighted, a schedule or data change) is refused with the list of changes, n
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from curriculum.cli.common import base_dir, load, with_steps
@@ -51,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
         catalog = load(catalog_path, overrides)
         out = Path(args.out) if args.out else default_out(catalog)
         run = train(catalog, catalog.model_dump(mode="json"), base_dir(catalog_path), out, display)
-    if run.read_info().get("status") == "finished":
+    info = run.read_info()
+    if info.get("stopped_by"):  # a graceful stop: the shell's code for that signal
+        console.print(f"run folder: [bold]{run.root}[/]")
+        return 128 + int(getattr(signal, info["stopped_by"]))
+    if info.get("status") == "finished":
         done = load_run(run.root)
         summary = eval_summary(done["evals"], task_kinds(done["catalog"], done["evals"]))
         if summary is not None:

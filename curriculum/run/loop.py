@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import platform
+import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +46,7 @@ from curriculum.run.setup import (
     plan_decisions,
     truncation_notes,
 )
+from curriculum.run.stopping import stop_on_signals
 from curriculum.run.stream import Stream, eval_sets
 from curriculum.run.writer import RunWriter
 from curriculum.signals.measurements import Measurements
@@ -79,8 +81,10 @@ def train(
     run = RunDir(out)
     if not resume and run.root.exists() and any(run.root.iterdir()):
         raise RunError(f"run folder {run.root} is not empty; choose another --out, or --resume it")
-    if resume and not checkpoint_dirs(run.checkpoints):
-        raise RunError(f"{run.root} has no checkpoint to resume from (stopped before its first one: start again)")
+    if resume and not checkpoint_dirs(run.checkpoints):  # stopped before its first checkpoint: nothing to keep
+        display.line(f"{run.root} has no checkpoint yet (it stopped before its first): starting it again at step 0")
+        shutil.rmtree(run.root)
+        resume = False
     with display.status("loading tasks and model"):
         tasks = load_tasks(catalog, base_dir)
         planned, _ = plan_decisions(catalog, tasks)
@@ -107,6 +111,8 @@ def train(
         info = run.read_info()
         check_data(info, fingerprint)
         measurements = writer.restore(state, scheduler, stream)
+        for line in writer.skipped:
+            display.line(f"warning: {line}")
         kept.load_state_dict(writer.kept)
         if measurements is None:
             raise RunError(f"{run.root}: its checkpoint was written by another version of the engine; start again")
@@ -119,6 +125,7 @@ def train(
         info = _start(run, resolved, planned, writer.tasks, runtime, base_dir, fingerprint, weights)
     info["status"] = "running"
     info.pop("error", None)  # a resumed run that had failed
+    info.pop("stopped_by", None)
     run.write_info(info)
     if isinstance(scheduler, Staged) and scheduler.needs_probe():  # bwt_order: measure transfer, pick the order
         probe = probe_transfer(model, fmt, tasks, catalog, runtime, display)
@@ -155,7 +162,7 @@ def train(
     until = limit if stop_at is None else min(stop_at, limit)
 
     try:  # the steps; a run that ends in an error says so in run.json (failed, or stopped on Ctrl-C)
-        with display.progress(t.steps, state["step"]):
+        with stop_on_signals() as stop, display.progress(t.steps, state["step"]):
             if state["step"] == 0:
                 evaluate(0)
             while state["step"] < until and not spent():
@@ -173,8 +180,11 @@ def train(
                 end = done == limit or spent()
                 if end or (e.every and done % e.every == 0) or done in eval_at:
                     evaluate(done)  # evaluate
-                if end or done == until or (t.checkpoint_every and done % t.checkpoint_every == 0):
+                if end or done == until or stop.signal or (t.checkpoint_every and done % t.checkpoint_every == 0):
                     checkpoint()  # checkpoint
+                if stop.signal:  # SIGTERM or Ctrl-C: this step is done and saved, the run can resume exactly
+                    info["stopped_by"] = stop.signal
+                    break
     except BaseException as exc:
         info.update(status="stopped" if isinstance(exc, KeyboardInterrupt) else "failed", steps=state["step"])
         info["error"] = None if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"[:2000]
@@ -185,6 +195,11 @@ def train(
     info.update(status="finished" if finished else "stopped", steps=state["step"], compute=ledger.totals())
     info["seconds"] = round(info.get("seconds", 0.0) + time.time() - started, 1)
     run.write_info(info)
+    if info.get("stopped_by"):
+        display.line(
+            f"stopped by {info['stopped_by']} after step {state['step']}, checkpoint written; continue it exactly "
+            f"with: curriculum train --resume {run.root}"
+        )
     return run
 
 

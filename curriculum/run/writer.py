@@ -7,6 +7,7 @@ is enough to resume, whatever happened to the tables after it.
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 from curriculum.records import Decision, EvalRecord, StepRecord
@@ -14,7 +15,7 @@ from curriculum.run.rundir import RunDir, write_table
 from curriculum.run.stream import Stream
 from curriculum.signals.measurements import Measurements
 from schedulers.base import Scheduler
-from trainer.checkpoint import checkpoint_dirs, load_checkpoint, save_checkpoint
+from trainer.checkpoint import CheckpointError, checkpoint_dirs, load_checkpoint, save_checkpoint
 
 CHECKPOINT_FORMAT = 3  # what a checkpoint's `extra` holds; a resume refuses any other
 
@@ -53,9 +54,29 @@ class RunWriter:
         self.flush()
 
     def restore(self, state: dict, scheduler: Scheduler, stream: Stream) -> Measurements | None:
-        """Load the latest checkpoint into `state`, the scheduler, the stream and the records; the
-        measurements as they were. None when the checkpoint was written in another format."""
-        extra = load_checkpoint(checkpoint_dirs(self.run.checkpoints)[-1], state)
+        """Load the newest usable checkpoint into `state`, the scheduler, the stream and the records; the
+        measurements as they were. None when the checkpoint was written in another format.
+
+        A newer checkpoint that cannot be used (missing or unreadable file, non-finite weights, a `.pt` file
+        holding code: `trainer.checkpoint.read_checkpoint`) is renamed `skipped-step-N` (kept for a look, out of
+        the rotation) and the next older one is tried; `self.skipped` lists each with its reason."""
+        self.skipped: list[str] = []
+        candidates = checkpoint_dirs(self.run.checkpoints)
+        for path in reversed(candidates):
+            try:
+                extra = load_checkpoint(path, state)
+                break
+            except CheckpointError as exc:
+                aside = path.with_name(f"skipped-{path.name}")
+                shutil.rmtree(aside, ignore_errors=True)
+                path.rename(aside)
+                self.skipped.append(f"{path.name} skipped (moved to {aside.name}): {exc}")
+        else:
+            raise CheckpointError(
+                f"{self.run.root}: no usable checkpoint",
+                *self.skipped,
+                "start the run again in a new folder (or delete this one's checkpoints and tables)",
+            )
         if extra.get("format") != CHECKPOINT_FORMAT:
             return None
         scheduler.load_state_dict(extra["scheduler"])
