@@ -12,9 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Spec(BaseModel):
-    """Base of every catalog section: unknown keys are errors, values are re-checked on assignment."""
+    """Base of every catalog section: unknown keys are errors, values are re-checked on assignment, and no
+    float anywhere may be infinite or NaN (`.inf` / `.nan` in YAML, `1e999`), since one such learning rate,
+    temperature, weight or mu turns every later number of the run into NaN."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 NonNegInt = Annotated[int, Field(ge=0)]

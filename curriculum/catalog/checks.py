@@ -5,7 +5,7 @@ elsewhere in the file (every error at once). Each rule lives in one place: the t
 `tasks` (`tasks.sources.check_source`, `tasks.sources.split_problem`, `tasks.spec.reward_problem`), the
 prerequisite graph in `curriculum.signals.ordering.prerequisite_problems`, stage lengths in
 `schedulers.staged.stage_lengths`; the rules that join sections (an order naming the tasks, HICRA needing
-planning markers, batches that train nothing) are here.
+planning markers, batches that train nothing) are here; upper bounds on numbers are in `curriculum.catalog.limits`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from curriculum.catalog.limits import limit_problems
 from curriculum.catalog.yamlio import PathT
 from curriculum.signals.ordering import prerequisite_problems
 from schedulers.base import SchedulerError
@@ -28,7 +29,7 @@ PARTS = {"sft": "train", "rl": "train", "eval": "test"}  # part -> its default s
 
 def semantic_problems(data: dict, base_dir: Path) -> list[tuple[PathT, str]]:
     """(path, message) for every problem the schema cannot see."""
-    problems: list[tuple[PathT, str]] = []
+    problems: list[tuple[PathT, str]] = limit_problems(data)
     tasks = data.get("tasks")
     if isinstance(tasks, list):
         problems += [(("tasks", *p), m) for p, m in _task_problems(tasks, base_dir)]

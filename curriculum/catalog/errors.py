@@ -102,13 +102,21 @@ def schema_errors(exc: ValidationError, data: dict, lines: LineMap, file: str) -
             tags = [t for m in _field_models(path, data) for t in kind_tags(m)]
             path = (*path, "kind")
             message = "required key `kind` is missing" + (f"; one of: {', '.join(tags)}" if tags else "")
+        elif kind == "finite_number":  # Spec refuses inf and nan in every float field
+            message = f"must be a finite number (got {_shown(value)})"
         elif kind == "value_error":
             message = err["msg"].removeprefix("Value error, ")
         else:
             message = err["msg"]
             if not isinstance(value, (dict, list)):
-                message += f" (got {value!r})"
+                message += f" (got {_shown(value)})"
         grouped.setdefault(path, [])
         if message not in grouped[path]:
             grouped[path].append(message)
     return [CatalogError(file, lines.line(p), format_path(p), "; or ".join(m)) for p, m in grouped.items()]
+
+
+def _shown(value: Any, width: int = 60) -> str:
+    """The value as the message quotes it, cut to `width` characters (a careless paste can be megabytes)."""
+    text = repr(value)
+    return text if len(text) <= width else f"{text[:width]}... ({len(text):,} characters)"
