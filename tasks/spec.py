@@ -5,9 +5,10 @@ the variant. `tasks.build.build_task` turns a `TaskSpec` into a loaded task.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from curriculum.records import TaskKind
 from curriculum.spec import NonNegInt, PosInt, Spec
@@ -116,6 +117,11 @@ class ExactReward(Spec):
     )
     ignore_case: bool = Field(False, description="Compare case-insensitively.")
 
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        return pattern if pattern is None else _valid_regex(pattern)
+
 
 class NumericReward(Spec):
     """1 when the last number in the completion equals the last number in the reference, within a tolerance."""
@@ -130,6 +136,11 @@ class RegexReward(Spec):
     kind: Literal["regex"]
     pattern: str = Field(description="Python regex; `{answer}` is replaced by the escaped reference answer.")
 
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        return _valid_regex(pattern, answer="0")  # any escaped answer stands where {answer} goes
+
 
 class BuiltinReward(Spec):
     """The verifier of the task's built-in source (creative tasks: validity x novelty within the rollout group).
@@ -143,6 +154,16 @@ class PythonReward(Spec):
 
     kind: Literal["python"]
     function: str = Field(description="`package.module:function`, importable from the working directory.")
+
+
+def _valid_regex(pattern: str, answer: str | None = None) -> str:
+    """`pattern` when Python's `re` compiles it (with `{answer}` replaced by `answer`), else ValueError with
+    the pattern and re's own message: a bad regex is refused by `curriculum validate`, not mid-run."""
+    try:
+        re.compile(pattern if answer is None else pattern.replace("{answer}", re.escape(answer)))
+    except re.error as exc:
+        raise ValueError(f'not a regular expression: "{pattern}" ({exc})') from None
+    return pattern
 
 
 RewardSpec = Annotated[
@@ -180,8 +201,6 @@ class TaskSpec(Spec):
 
     @model_validator(mode="after")
     def _planning_compiles(self) -> "TaskSpec":
-        import re
-
         if isinstance(self.planning, str):
             try:
                 re.compile(self.planning)
