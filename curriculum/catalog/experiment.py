@@ -90,7 +90,7 @@ class ArmSpec(Spec):
     @field_validator("name")
     @classmethod
     def _name(cls, name: str) -> str:
-        if not ARM_NAME.match(name):
+        if not ARM_NAME.fullmatch(name):
             raise ValueError(f"arm name {name!r}: letters, digits and _ . @ + - only (it names a folder)")
         if name in BUILTIN_ARMS:
             raise ValueError(f"arm name {name!r} is a built-in arm; give yours another name, or `base: {name}`")
