@@ -9,8 +9,8 @@ list[float]`, and the answer part of a completion as that reward reads it (`Extr
 - `regex`: 1 if `re.search(pattern)` matches; `{answer}` is the escaped reference. Answer: the whole text.
 - `builtin`: the built-in task's verifier; creative tasks: validity x novelty within the group. Answer: the
   text after the last `=>`.
-- `python`: `fn(completion, record_dict) -> float`: user code, trusted, runs in-process. Answer: the whole
-  text.
+- `python`: `fn(completion, record_dict) -> float`: user code, trusted, runs in-process; what it returns is
+  checked where the run grades (`curriculum.run.stream`). Answer: the whole text.
 
 Answer parts are stripped of surrounding whitespace.
 """
@@ -129,7 +129,8 @@ def build_python(spec: PythonReward, builtin_name: str | None, base_dir: Path) -
     except SourceError as exc:
         raise RewardError(str(exc)) from None
 
-    def one(record: Record, completion: str) -> float:
-        return float(fn(completion, record.as_dict()))
+    def score(record: Record, completions: list[str]) -> list:
+        # as returned: the run checks each is a finite number (`curriculum.run.stream._grade`)
+        return [fn(c, record.as_dict()) for c in completions]
 
-    return _per_completion(one), whole
+    return score, whole

@@ -10,8 +10,15 @@ A decision's rows are always all present: `decision.sft[task]` demonstrations an
 
 from __future__ import annotations
 
+import contextlib
+import math
+import numbers
+import signal
+import threading
 from functools import partial
+from typing import Iterator
 
+from curriculum.errors import UserError
 from curriculum.records import Decision
 from curriculum.seeding import py_rng
 from tasks.base import Record, Reward, Task
@@ -24,13 +31,69 @@ class StreamError(Exception):
     exist)."""
 
 
-def _grade(reward: Reward, record: Record, completions: list[str]) -> list[float]:
-    return reward(record, completions)
+REWARD_TIMEOUT = 60.0  # seconds for one prompt's group of completions to be graded
+
+
+class RewardFailed(UserError):
+    """A task's reward raised, hung, or returned something other than one finite number per completion. Raised
+    from the step before its update, so the run's last checkpoint stays the one to resume from."""
+
+
+class _TimedOut(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after `seconds` (SIGALRM: in the main thread only, and only between Python
+    bytecodes: a reward stuck inside one C call is not interrupted)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise _TimedOut
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _grade(task: str, reward: Reward, record: Record, completions: list[str]) -> list[float]:
+    """The task's reward of each completion, contained: whatever the reward does (raise, exit, hang past
+    REWARD_TIMEOUT, return None, NaN, a string or a list of the wrong length), the run gets a RewardFailed
+    naming the task, the prompt and what went wrong."""
+    where = f"task {task}: the reward on prompt {record.prompt[:80]!r}"
+    hint = "the step stopped before its update, so the last checkpoint is intact: fix the reward, then resume"
+    try:
+        with _time_limit(REWARD_TIMEOUT):
+            scores = reward(record, completions)
+    except _TimedOut:
+        raise RewardFailed(
+            f"{where} took more than {REWARD_TIMEOUT:g} s for {len(completions)} completions", hint
+        ) from None
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 -- user code: any failure is reported, not a traceback
+        raise RewardFailed(f"{where} raised {type(exc).__name__}: {exc}", hint) from None
+    if not isinstance(scores, (list, tuple)) or len(scores) != len(completions):
+        got = f"{len(scores)} values" if isinstance(scores, (list, tuple)) else type(scores).__name__
+        raise RewardFailed(f"{where} returned {got} for {len(completions)} completions", hint)
+    for i, score in enumerate(scores):
+        if isinstance(score, bool) or not isinstance(score, numbers.Real) or not math.isfinite(score):
+            raise RewardFailed(
+                f"{where} returned {score!r} for completion {completions[i][:80]!r}: a reward must be a finite number",
+                hint,
+            )
+    return [float(x) for x in scores]
 
 
 def rl_prompt(task: Task, record: Record, fmt: Formatter) -> RLPrompt:
-    """A record as the trainer rolls it out: tokenized, graded by the task's reward, with its demonstration."""
-    grade = partial(_grade, task.reward, record)
+    """A record as the trainer rolls it out: tokenized, graded by the task's reward (contained: `_grade`), with
+    its demonstration."""
+    grade = partial(_grade, task.id, task.reward, record)
     return RLPrompt(task.id, fmt.prompt_ids(record.prompt), grade, record.completion, task.planning)
 
 
