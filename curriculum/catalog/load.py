@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from curriculum.catalog.checks import semantic_problems
@@ -28,6 +27,7 @@ from curriculum.catalog.yamlio import (
     format_path,
     load_with_lines,
     parse_path,
+    parse_yaml,
     read_catalog_text,
 )
 
@@ -119,11 +119,12 @@ def _apply_overrides(data: dict, overrides: list[str]) -> tuple[list[CatalogErro
             continue
         try:
             path = parse_path(key.strip())
-            apply_override(data, path, yaml.safe_load(raw) if raw.strip() else None)
+            apply_override(data, path, parse_yaml(raw, OVERRIDES)[0] if raw.strip() else None)
             if path[-1] == "kind":
                 _drop_foreign_keys(data, path[:-1])
-        except (ValueError, KeyError, IndexError, TypeError, yaml.YAMLError) as exc:
-            errors.append(CatalogError(OVERRIDES, None, key, f"cannot apply override {item!r}: {exc}"))
+        except (ValueError, KeyError, IndexError, TypeError, CatalogInvalid) as exc:
+            why = exc.errors[0].message if isinstance(exc, CatalogInvalid) else exc
+            errors.append(CatalogError(OVERRIDES, None, key, f"cannot apply override {item!r}: {why}"))
             continue
         applied.append(format_path(path))
     return errors, applied
