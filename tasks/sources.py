@@ -12,14 +12,18 @@
 
 `fields` maps the row's columns to prompt / completion / answer; other columns go to `Record.meta`.
 Loaders raise `SourceError` with a message meant for the user; `check_source` and `split_problem`
-find problems without loading whole files (for `curriculum validate`).
+find problems without loading whole files (for `curriculum validate`), and without importing user code
+unless asked (`find_function` locates a `python` function's module file without running it).
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
+import keyword
 import sys
+from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -39,14 +43,21 @@ def resolve(path: str, base_dir: Path) -> Path:
     return p if p.is_absolute() else base_dir / p
 
 
+def _split_function(spec: str) -> tuple[str, str]:
+    """`package.module:function` -> (module, function), both Python names; raises SourceError."""
+    module_name, _, attr = spec.partition(":")
+    names = [*module_name.split("."), attr]
+    if not module_name or not attr or not all(n.isidentifier() and not keyword.iskeyword(n) for n in names):
+        raise SourceError(f"expected `package.module:function` (Python names), got {spec!r}")
+    return module_name, attr
+
+
 def import_function(spec: str, search: Path | None = None) -> Callable:
     """`package.module:function` -> the function (user code, trusted). Raises SourceError.
 
-    The module is looked up on the import path, then in the working directory and in `search`
-    (the catalog's folder), so a catalog can sit next to its own reward or data module."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise SourceError(f"expected `package.module:function`, got {spec!r}")
+    The module is looked up on the import path, then in `search` (the catalog's folder) and in the
+    working directory, so a catalog can sit next to its own reward or data module."""
+    module_name, attr = _split_function(spec)
     for folder in (str(search) if search else None, ""):
         if folder is not None and folder not in sys.path:
             sys.path.append(folder)
@@ -58,6 +69,43 @@ def import_function(spec: str, search: Path | None = None) -> Callable:
     if not callable(fn):
         raise SourceError(f"{module_name!r} has no function {attr!r}")
     return fn
+
+
+def find_function(spec: str, search: Path | None = None) -> str:
+    """Where `import_function(spec, search)` would import the module from (its file, or `built-in`), found
+    WITHOUT importing anything: no user code runs. Raises SourceError when the name is malformed or no
+    module file is found. Whether the module defines the function is known only by importing it.
+
+    The search is import_function's: the import path, then `search`, then the working directory. For
+    `pkg.mod` the file is looked for inside `pkg`'s folders; `pkg/__init__.py` is not run (a package that
+    extends its own `__path__` at import is not followed)."""
+    module_name, _ = _split_function(spec)
+    parts = module_name.split(".")
+    if module_name in sys.modules:
+        return getattr(sys.modules[module_name], "__file__", None) or "an already imported module"
+    folders = [str(f) for f in (search, Path.cwd()) if f is not None]
+    # find_spec of a top-level name runs no module code (of a dotted name it would import the package)
+    found = _top_level_spec(parts[0]) or PathFinder.find_spec(parts[0], folders)
+    for depth in range(1, len(parts)):
+        if found is None:
+            break
+        if found.submodule_search_locations is None:
+            raise SourceError(f"cannot find {module_name!r}: {'.'.join(parts[:depth])!r} is a module, not a package")
+        found = PathFinder.find_spec(".".join(parts[: depth + 1]), list(found.submodule_search_locations))
+    if found is None:
+        where = " or ".join(dict.fromkeys(folders))
+        raise SourceError(f"cannot find module {module_name!r} on the import path or in {where}")
+    return found.origin if found.origin not in (None, "namespace") else "a folder (namespace package)"
+
+
+def _top_level_spec(name: str) -> ModuleSpec | None:
+    """The spec of a top-level module on the import path (already imported, built in, or a file), or None."""
+    if name in sys.modules:
+        return getattr(sys.modules[name], "__spec__", None)
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
 
 
 def to_records(rows: Iterable[dict[str, Any]], fields: FieldMap, where: str) -> list[Record]:
@@ -229,9 +277,10 @@ def split_problem(spec: SourceSpec, split: str, base_dir: Path) -> str | None:
     return None
 
 
-def check_source(spec: SourceSpec, base_dir: Path) -> list[tuple[tuple, str]]:
+def check_source(spec: SourceSpec, base_dir: Path, import_code: bool = False) -> list[tuple[tuple, str]]:
     """Problems with `spec` found without loading it: (sub-path, message) pairs. Files must exist and
-    have the prompt column; a built-in generator must exist; a python function must import."""
+    have the prompt column; a built-in generator must exist; a python function's module must be found
+    (`find_function`, no user code runs), or with `import_code` the function must import."""
     problems: list[tuple[tuple, str]] = []
     if spec.kind == "builtin":
         if spec.name not in BUILTIN_TASKS:
@@ -264,7 +313,7 @@ def check_source(spec: SourceSpec, base_dir: Path) -> list[tuple[tuple, str]]:
             problems.append((("path",), f"dataset folder not found: {path}"))
     elif spec.kind == "python":
         try:
-            import_function(spec.function, base_dir)
+            (import_function if import_code else find_function)(spec.function, base_dir)
         except SourceError as exc:
             problems.append((("function",), str(exc)))
     return problems

@@ -20,19 +20,20 @@ from curriculum.catalog.yamlio import PathT
 from curriculum.signals.ordering import prerequisite_problems
 from schedulers.base import SchedulerError
 from schedulers.staged import stage_lengths
-from tasks.sources import SourceError, check_source, import_function, split_problem
+from tasks.sources import SourceError, check_source, find_function, import_function, split_problem
 from tasks.spec import SourceSpec, TaskSpec, reward_problem
 from trainer.config import TrainingSpec
 
 PARTS = {"sft": "train", "rl": "train", "eval": "test"}  # part -> its default split
 
 
-def semantic_problems(data: dict, base_dir: Path) -> list[tuple[PathT, str]]:
-    """(path, message) for every problem the schema cannot see."""
+def semantic_problems(data: dict, base_dir: Path, import_code: bool = False) -> list[tuple[PathT, str]]:
+    """(path, message) for every problem the schema cannot see. A `python` source or reward names user code:
+    its module file must be found, and only with `import_code` is it imported (running the module)."""
     problems: list[tuple[PathT, str]] = limit_problems(data)
     tasks = data.get("tasks")
     if isinstance(tasks, list):
-        problems += [(("tasks", *p), m) for p, m in _task_problems(tasks, base_dir)]
+        problems += [(("tasks", *p), m) for p, m in _task_problems(tasks, base_dir, import_code)]
     schedule = data.get("schedule")
     if isinstance(schedule, dict) and schedule.get("sft_batch") == 0 and schedule.get("rl_batch") == 0:
         problems.append((("schedule",), "sft_batch and rl_batch are both 0: no step would train anything"))
@@ -51,7 +52,7 @@ def semantic_problems(data: dict, base_dir: Path) -> list[tuple[PathT, str]]:
         if name.startswith((".", "/", "~")) and not (base_dir / Path(name).expanduser()).exists():
             problems.append((("model", "name"), f"model folder not found: {base_dir / Path(name).expanduser()}"))
         elif model.get("system_prompt") and _local_folder(name, base_dir) is not None:
-            problem = _system_prompt_problem(_local_folder(name, base_dir), model)
+            problem = _system_prompt_problem(_local_folder(name, base_dir), model, import_code)
             if problem:
                 problems.append((("model", "system_prompt"), problem))
         elif (name.count("/") > 1 or "\\" in name) and not Path(name).exists():
@@ -71,13 +72,15 @@ def _local_folder(name: str, base_dir: Path) -> Path | None:
     return path if path.is_dir() else None
 
 
-def _system_prompt_problem(folder: Path, model: dict) -> str | None:
+def _system_prompt_problem(folder: Path, model: dict, import_code: bool) -> str | None:
     """Whether the local model's chat template renders a system message (Gemma's reject it); loads only the
-    tokenizer, and only for a catalog that sets model.system_prompt."""
+    tokenizer, and only for a catalog that sets model.system_prompt. A tokenizer with its own code in the
+    folder (trust_remote_code) is loaded only with `import_code`."""
     from transformers import AutoTokenizer
 
+    remote_code = import_code and bool(model.get("trust_remote_code"))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=bool(model.get("trust_remote_code")))
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), trust_remote_code=remote_code)
     except (OSError, ValueError):
         return None  # the loader says what is wrong with the folder, at train time
     if not getattr(tokenizer, "chat_template", None) or model.get("chat_template") is False:
@@ -123,7 +126,7 @@ def _order_problems(order: dict, tasks: list, training: Any) -> list[tuple[PathT
     return problems
 
 
-def _task_problems(tasks: list, base_dir: Path) -> list[tuple[PathT, str]]:
+def _task_problems(tasks: list, base_dir: Path, import_code: bool) -> list[tuple[PathT, str]]:
     """Per task: duplicate ids, its sources (files, splits, built-in names), its reward; then prerequisites."""
     problems: list[tuple[PathT, str]] = []
     ids: dict[str, int] = {}
@@ -148,14 +151,14 @@ def _task_problems(tasks: list, base_dir: Path) -> list[tuple[PathT, str]]:
                 specs[part] = sources.validate_python(raw)
             except ValidationError:
                 continue  # the schema errors already name it
-            problems += [((*where, *p), m) for p, m in check_source(specs[part], base_dir)]
+            problems += [((*where, *p), m) for p, m in check_source(specs[part], base_dir, import_code)]
         for part, default in PARTS.items():
             spec = specs.get(part, specs.get("source"))
             split = _section(task, part).get("split", default)
             problem = split_problem(spec, split, base_dir) if spec is not None and isinstance(split, str) else None
             if problem:
                 problems.append(((i, part, "split"), problem))
-        problems += [((i, *p), m) for p, m in _reward_problems(task, base_dir)]
+        problems += [((i, *p), m) for p, m in _reward_problems(task, base_dir, import_code)]
     requires = {t["id"]: t["requires"] for i, t in enumerate(tasks) if _first_with_requires(t, i, ids)}
     _, found = prerequisite_problems(list(ids), requires)
     for p in found:
@@ -164,13 +167,13 @@ def _task_problems(tasks: list, base_dir: Path) -> list[tuple[PathT, str]]:
     return problems
 
 
-def _reward_problems(task: dict, base_dir: Path) -> list[tuple[PathT, str]]:
-    """The reward's rules (tasks.spec.reward_problem) on a task that validates, and a `python` reward's import."""
+def _reward_problems(task: dict, base_dir: Path, import_code: bool) -> list[tuple[PathT, str]]:
+    """The reward's rules (tasks.spec.reward_problem) on a task that validates, and a `python` reward's module."""
     problems: list[tuple[PathT, str]] = []
     reward = task.get("reward")
     if isinstance(reward, dict) and reward.get("kind") == "python" and isinstance(reward.get("function"), str):
         try:
-            import_function(reward["function"], base_dir)
+            (import_function if import_code else find_function)(reward["function"], base_dir)
         except SourceError as exc:
             problems.append((("reward", "function"), str(exc)))
     try:

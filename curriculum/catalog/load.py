@@ -35,23 +35,31 @@ OVERRIDES = "command line"
 
 
 def load_catalog(
-    path: str | Path, overrides: list[str] | tuple[str, ...] = (), base_dir: Path | None = None
+    path: str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    base_dir: Path | None = None,
+    import_code: bool = True,
 ) -> Catalog:
     """The validated catalog at `path` with `key=value` overrides applied; raises CatalogInvalid.
-    Relative data paths are taken from `base_dir` (default: the catalog's folder)."""
-    catalog, errors = _load(Path(path), list(overrides), base_dir)
+    Relative data paths are taken from `base_dir` (default: the catalog's folder). `import_code`: import
+    the `python` sources and rewards (user code runs) rather than only find their module files."""
+    catalog, errors = _load(Path(path), list(overrides), base_dir, import_code)
     if errors:
         raise CatalogInvalid(errors, str(path))
     assert catalog is not None
     return catalog
 
 
-def check_catalog(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> list[CatalogError]:
-    """Every error in the catalog (an empty list when it is valid)."""
-    return _load(Path(path), list(overrides))[1]
+def check_catalog(
+    path: str | Path, overrides: list[str] | tuple[str, ...] = (), import_code: bool = False
+) -> list[CatalogError]:
+    """Every error in the catalog (an empty list when it is valid); by default no user code is imported."""
+    return _load(Path(path), list(overrides), import_code=import_code)[1]
 
 
-def _load(path: Path, overrides: list[str], base_dir: Path | None = None) -> tuple[Catalog | None, list[CatalogError]]:
+def _load(
+    path: Path, overrides: list[str], base_dir: Path | None = None, import_code: bool = False
+) -> tuple[Catalog | None, list[CatalogError]]:
     file = str(path)
     try:
         data, lines, found = load_with_lines(read_catalog_text(path), file)
@@ -69,7 +77,7 @@ def _load(path: Path, overrides: list[str], base_dir: Path | None = None) -> tup
         found += schema_errors(exc, data, lines, file)
     found += [
         CatalogError(file, lines.line(p), format_path(p), message)
-        for p, message in semantic_problems(data, base_dir or path.parent.resolve())
+        for p, message in semantic_problems(data, base_dir or path.parent.resolve(), import_code)
     ]
     for e in found:  # an error inside an overridden value belongs to the command line, not the file
         hit = next((o for o in overridden if _from_override(e.path, o, lines)), None)
