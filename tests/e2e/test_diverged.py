@@ -30,15 +30,24 @@ def test_a_nan_reward_stops_the_step_before_the_update():
     assert state["step"] == 0
 
 
-def test_a_diverging_run_fails_cleanly_and_keeps_finite_checkpoints(tmp_path, capsys):
+def test_a_diverging_run_fails_cleanly_and_keeps_finite_checkpoints(tmp_path, capsys, monkeypatch):
+    """From step 2 on the learning rate is 1e30 (validate refuses such a catalog: the schedule is patched, so the
+    run diverges mid-way as a real one does): it stops with one message, and the checkpoints it keeps, up to the
+    last step before the failure, are finite."""
+    import trainer.step
+
+    real_lr_at = trainer.step.lr_at
+    monkeypatch.setattr(trainer.step, "lr_at", lambda step, t: 1e30 if step >= 2 else real_lr_at(step, t))
     out = tmp_path / "run"
-    args = ["train", str(TINY), "--out", str(out), "--no-progress", "training.lr=1e30", "training.grad_clip=null"]
-    code = main([*args, "training.checkpoint_every=1", "evaluation.every=0"])
+    args = ["train", str(TINY), "--out", str(out), "--no-progress", "training.grad_clip=null"]
+    code = main([*args, "training.checkpoint_every=1", "evaluation.every=0", "training.keep_checkpoints=2"])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err
     assert "not finite" in err or "NaN or infinity" in err
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "failed" and "Diverged" in info["error"]
-    for folder in sorted((out / "checkpoints").glob("step-*")):
+    folders = sorted((out / "checkpoints").glob("step-*"))
+    assert folders and folders[-1].name == f"step-{info['steps']:06d}"  # the step before the failure is kept
+    for folder in folders:
         weights = load_file(folder / "model" / "model.safetensors")
         assert all(bool(torch.isfinite(w).all()) for w in weights.values()), folder.name
