@@ -133,19 +133,23 @@ def _check_answers(spec: TaskSpec, parts: dict[str, list[Record]]) -> None:
     kind = spec.reward.kind
     if not (kind in ("exact", "numeric") or (kind == "regex" and "{answer}" in spec.reward.pattern)):
         return
+    path = getattr(spec.source, "path", None)
+    origin = f" of {path}" if isinstance(path, str) else ""  # the data file, when there is one
     for name, rows in parts.items():
-        missing = sum(r.answer is None for r in rows)
+        missing = [r for r in rows if r.answer is None]
         if missing:
             raise TaskBuildError(
-                ("reward", "kind"), f"{kind} reward needs an answer, but {missing} {name} rows have none"
+                ("reward", "kind"),
+                f"{kind} reward needs an answer, but {len(missing)} {name} rows{origin} have none "
+                f"(the first: prompt {missing[0].prompt[:40]!r})",
             )
         if kind == "numeric":
-            bad = [r.answer for r in rows if last_number(r.answer) is None]
+            bad = [r for r in rows if last_number(r.answer) is None]
             if bad:
                 raise TaskBuildError(
                     ("reward", "kind"),
-                    f"numeric reward needs a number in every answer, but {len(bad)} {name} rows have none "
-                    f"(e.g. {bad[0][:40]!r})",
+                    f"numeric reward needs a number in every answer, but {len(bad)} {name} rows{origin} have none "
+                    f"(the first: prompt {bad[0].prompt[:40]!r}, answer {bad[0].answer[:40]!r})",
                 )
 
 

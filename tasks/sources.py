@@ -108,8 +108,21 @@ def _top_level_spec(name: str) -> ModuleSpec | None:
         return None
 
 
+def _text_problem(text: str) -> str | None:
+    """Why `text` cannot go to a tokenizer: a NUL character, or a lone surrogate (half of a UTF-16 pair, which
+    JSON's \\ud800 escapes can make) that has no UTF-8 form; None when it can."""
+    if "\x00" in text:
+        return f"a NUL character at offset {text.index(chr(0))}"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"a character with no UTF-8 form ({text[exc.start]!r}, a lone surrogate) at offset {exc.start}"
+    return None
+
+
 def to_records(rows: Iterable[dict[str, Any]], fields: FieldMap, where: str) -> list[Record]:
-    """Map rows to Records through the field map; rows need a non-empty prompt."""
+    """Map rows to Records through the field map; rows need a non-empty prompt, and their texts must be text a
+    tokenizer takes (no NUL, no lone surrogate)."""
     records = []
     for i, row in enumerate(rows):
         prompt = row.get(fields.prompt)
@@ -117,6 +130,10 @@ def to_records(rows: Iterable[dict[str, Any]], fields: FieldMap, where: str) -> 
             have = ", ".join(sorted(map(str, row))) or "none"
             raise SourceError(f"{where}: row {i} has no text in column {fields.prompt!r} (columns: {have})")
         completion, answer = row.get(fields.completion), row.get(fields.answer)
+        for column, value in ((fields.prompt, prompt), (fields.completion, completion), (fields.answer, answer)):
+            problem = _text_problem(str(value)) if value is not None else None
+            if problem:
+                raise SourceError(f"{where}: row {i}, column {column!r}: {problem}")
         meta = {k: v for k, v in row.items() if k not in (fields.prompt, fields.completion, fields.answer)}
         records.append(
             Record(
@@ -158,18 +175,34 @@ def _file_for(spec: FileSource, split: str, base_dir: Path) -> Path:
 def load_jsonl(spec: FileSource, split: str, base_dir: Path, seed: int, count: int) -> list[Record]:
     path = _file_for(spec, split, base_dir)
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SourceError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
-            if not isinstance(row, dict):
-                raise SourceError(f"{path}:{lineno}: expected a JSON object per line")
-            rows.append(row)
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            row = _json_line(raw, path, lineno)
+            if row is not None:
+                rows.append(row)
     return to_records(rows, spec.fields, str(path))
+
+
+def _json_line(raw: bytes, path: Path, lineno: int) -> dict | None:
+    """One JSONL line as a row (None for a blank line), or SourceError naming the file and line: not UTF-8, not
+    JSON, nested too deep (the parser's recursion limit), not an object."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"{path}:{lineno}: not UTF-8 text (byte {exc.start}: {raw[exc.start : exc.start + 1]!r})"
+        ) from None
+    if not line.strip():
+        return None
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"{path}:{lineno}: not valid JSON: {exc.msg}") from None
+    except RecursionError:  # the parser's own guard against deep nesting
+        raise SourceError(f"{path}:{lineno}: nested too deep for a data row (rows are flat records)") from None
+    if not isinstance(row, dict):
+        raise SourceError(f"{path}:{lineno}: expected a JSON object per line")
+    return row
 
 
 @source("csv", "parquet")
@@ -245,11 +278,11 @@ def _columns(path: Path, kind: str) -> list[str]:
     import polars as pl
 
     if kind == "jsonl":
-        with path.open(encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    row = json.loads(line)
-                    return list(row) if isinstance(row, dict) else []
+        with path.open("rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                row = _json_line(raw, path, lineno)
+                if row is not None:
+                    return list(row)
         return []
     scan = pl.scan_csv(path, infer_schema=False) if kind == "csv" else pl.scan_parquet(path)
     return scan.collect_schema().names()
