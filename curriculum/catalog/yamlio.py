@@ -252,6 +252,12 @@ def read_catalog_text(path: str | Path) -> str:
         raise CatalogInvalid([CatalogError(str(path), None, "", f"cannot read: {exc}")]) from None
 
 
+def read_yaml_file(path: str | Path) -> Any:
+    """The data of a YAML file (a run folder's saved catalog, say) within the same limits as a catalog's; raises
+    CatalogInvalid naming the file and line."""
+    return parse_yaml(read_catalog_text(path), str(path))[0]
+
+
 def apply_override(data: dict, path: PathT, value: Any) -> None:
     """Set `data[path] = value`, creating mappings on the way; raises ValueError saying what is wrong."""
     node: Any = data

@@ -32,10 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
-
 from curriculum.catalog import Catalog, CatalogInvalid, load_catalog
 from curriculum.catalog.experiment import DEFAULT_ARMS, ExperimentSpec, arm_overrides
+from curriculum.catalog.yamlio import read_yaml_file
 from curriculum.errors import UserError
 from curriculum.run.display import Display
 from curriculum.run.loop import train
@@ -222,7 +221,7 @@ def check_folder(planned: PlannedRun, catalog: Catalog, base_dir: Path) -> None:
     if run_state(planned.root) not in ("finished", "resumable"):
         return
     resolved = catalog.model_dump(mode="json")
-    saved = yaml.safe_load((planned.root / "catalog.yaml").read_text(encoding="utf-8"))
+    saved = read_yaml_file(planned.root / "catalog.yaml")
     changes = resume_changes(saved, resolved)
     if saved.get("training", {}).get("steps") != resolved["training"]["steps"]:
         changes.append(f"training.steps changed: {saved['training']['steps']} -> {resolved['training']['steps']}")

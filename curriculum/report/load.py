@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from curriculum.catalog.yamlio import read_yaml_file
 from curriculum.errors import UserError
 from curriculum.records import STAGE, STEP, eval_tasks
 from curriculum.run.rundir import RunDir
@@ -58,7 +59,7 @@ def load_run(path: str | Path) -> dict[str, Any]:
     if missing:
         raise ReportError(f"{root} is not a run folder: no {' and no '.join(missing)} (see `curriculum train --out`)")
     try:
-        catalog = yaml.safe_load((root / "catalog.yaml").read_text(encoding="utf-8"))
+        catalog = read_yaml_file(root / "catalog.yaml")
         info = RunDir(root).read_info()
         order = json.loads((root / "order.json").read_text()) if (root / "order.json").is_file() else None
     except (yaml.YAMLError, json.JSONDecodeError, OSError) as exc:

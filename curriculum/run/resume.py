@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from curriculum.catalog import Catalog, load_catalog
+from curriculum.catalog.yamlio import read_yaml_file
 from curriculum.run.rundir import RunDir
 from curriculum.run.setup import RunError
 
@@ -27,7 +27,7 @@ def catalog_for_resume(root: Path, catalog_path: str | Path | None, overrides: l
     if not saved_file.is_file():
         raise RunError(f"{root} is not a run folder (no catalog.yaml)")
     base = Path(RunDir(root).read_info().get("base_dir", root))
-    saved = yaml.safe_load(saved_file.read_text(encoding="utf-8"))
+    saved = read_yaml_file(saved_file)
     catalog = load_catalog(catalog_path, overrides) if catalog_path else load_catalog(saved_file, overrides, base)
     resolved = catalog.model_dump(mode="json")
     changes = resume_changes(saved, resolved)
