@@ -118,6 +118,11 @@ def generate(
             token = logits.argmax(dim=-1)
         else:
             probs = (logits / temperature).softmax(dim=-1)
+            if not bool(torch.isfinite(probs).all()):  # finite scores over a tiny temperature can still overflow
+                raise Diverged(
+                    f"the sampling probabilities at temperature {temperature:g} are not finite (the scores divided "
+                    "by it overflow): raise the temperature"
+                )
             token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         token = torch.where(done, torch.full_like(token, pad_id), token)
         alive.append(~done)

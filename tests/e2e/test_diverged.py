@@ -51,3 +51,14 @@ def test_a_diverging_run_fails_cleanly_and_keeps_finite_checkpoints(tmp_path, ca
     for folder in folders:
         weights = load_file(folder / "model" / "model.safetensors")
         assert all(bool(torch.isfinite(w).all()) for w in weights.values()), folder.name
+
+
+def test_sampling_at_a_temperature_that_overflows_the_scores_is_a_clear_error():
+    """Finite scores over a temperature of 1e-40 overflow into NaN probabilities: a Diverged, not torch's
+    'probability tensor contains either inf, nan' from the sampler."""
+    from trainer.rollout import generate
+
+    model, fmt = tiny_base()
+    with pytest.raises(Diverged, match="temperature 1e-40 are not finite"):
+        generate(model, [fmt.prompt_ids("ab")], max_new_tokens=2, temperature=1e-40,
+                 generator=torch.Generator().manual_seed(0), stop_ids=fmt.stop_ids, pad_id=fmt.pad_id)  # fmt: skip
