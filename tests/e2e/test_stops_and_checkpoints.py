@@ -167,9 +167,9 @@ def _signal_run(out: Path, signum: int, wait_for_steps: int = 2) -> subprocess.C
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         info = out / "run.json"
-        # status running: the model is loaded and the loop about to start; a second on, it is training
+        # status running: the model is loaded and the loop (with its handlers) starts within milliseconds
         if info.is_file() and json.loads(info.read_text() or "{}").get("status") == "running":
-            time.sleep(1.0)
+            time.sleep(0.1)
             break
         time.sleep(0.2)
     proc.send_signal(signum)
