@@ -182,7 +182,7 @@ def train(
                     evaluate(done)  # evaluate
                 if end or done == until or stop.signal or (t.checkpoint_every and done % t.checkpoint_every == 0):
                     checkpoint()  # checkpoint
-                if stop.signal:  # SIGTERM or Ctrl-C: this step is done and saved, the run can resume exactly
+                if stop.signal and not end:  # SIGTERM or Ctrl-C: this step is done and saved, the run can resume
                     info["stopped_by"] = stop.signal
                     break
     except BaseException as exc:

@@ -196,3 +196,30 @@ def test_a_signal_stops_the_run_with_a_checkpoint_and_resume_is_exact(uninterrup
     assert all(ours[name].equals(theirs[name]) for name in ours)
     final, reference = _weights(out), _weights(uninterrupted)
     assert all(bool((final[k] == reference[k]).all()) for k in final)
+
+
+def test_a_signal_during_the_last_step_lets_the_run_finish(tmp_path):
+    """SIGTERM while the last step is recorded: nothing is left to stop, so the run is finished, not stopped."""
+
+    class SignalAtLastStep(Silent):
+        def step(self, record) -> None:
+            if record.step == 5:
+                signal.raise_signal(signal.SIGTERM)
+
+    out = tmp_path / "run"
+    _train(out, display=SignalAtLastStep())
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "finished" and "stopped_by" not in info
+
+
+def test_a_signal_mid_run_in_process_stops_after_that_step(tmp_path):
+    class SignalAtStep2(Silent):
+        def step(self, record) -> None:
+            if record.step == 1:
+                signal.raise_signal(signal.SIGINT)
+
+    out = tmp_path / "run"
+    _train(out, display=SignalAtStep2())
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "stopped" and info["stopped_by"] == "SIGINT" and info["steps"] == 2
+    assert [p.name for p in checkpoint_dirs(out / "checkpoints")] == ["step-000002"]
