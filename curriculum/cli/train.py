@@ -26,7 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="run folder (default: runs/<name>-<time>)")
     parser.add_argument("--steps", type=int, help="optimizer steps (same as training.steps=N)")
     parser.add_argument("--resume", metavar="RUN", help="continue the run in folder RUN from its latest checkpoint")
-    parser.add_argument("--no-progress", action="store_true", help="no live progress bar (logs, CI)")
+    parser.add_argument("--no-progress", action="store_true", help="no live bar: plain lines, as in a log file")
+    parser.add_argument(
+        "--log-every", type=int, default=10, metavar="N", help="without the bar, a line every N steps (default 10)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no step or eval lines; messages and the summary only")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from curriculum.run.resume import catalog_for_resume
     from curriculum.views.train import LiveDisplay, render_summary
 
-    display = LiveDisplay(console, bar=not args.no_progress)
+    if args.log_every < 1:
+        raise UserError(f"--log-every must be at least 1, got {args.log_every}")
+    display = LiveDisplay(console, bar=not args.no_progress, every=args.log_every, quiet=args.quiet)
     overrides = with_steps(list(args.overrides), args.steps)
     catalog_path = args.catalog
     if args.resume:

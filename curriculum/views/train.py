@@ -1,61 +1,142 @@
-"""What `curriculum train` shows: a progress bar (loss, reward, mu), one line per evaluation, the probe's
-transfer matrix, and the summary table at the end (`curriculum.report.summary.eval_summary`)."""
+"""What `curriculum train` shows: on a terminal a progress bar with a panel of the latest figures, elsewhere a
+plain line every N steps; one line per evaluation, the probe's transfer matrix, and the summary table at the
+end (`curriculum.report.summary.eval_summary`)."""
 
 from __future__ import annotations
 
+import contextlib
+import time
 from contextlib import contextmanager
-from typing import Any, ContextManager, Iterator
+from typing import Any, Callable, ContextManager, Iterable, Iterator
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from curriculum.records import EvalRecord, StepRecord
 
 
-class LiveDisplay:
-    """The run's display on a rich console (`curriculum.run.display.Display`); `bar=False` leaves out the
-    progress bar (logs, CI)."""
+def _fmt(value: float | None, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
 
-    def __init__(self, console: Console, bar: bool = True):
-        self.console, self.bar = console, bar
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02d}"
+    )
+
+
+class _BarWithPanel(Progress):
+    """A progress bar with the run's panel under it, redrawn with it."""
+
+    def __init__(self, *columns: Any, panel: Callable[[], RenderableType], **kwargs: Any):
+        self._panel = panel  # before Progress.__init__, which renders once
+        super().__init__(*columns, **kwargs)
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        yield self._panel()
+
+
+class LiveDisplay:
+    """The run's display on a rich console (`curriculum.run.display.Display`).
+
+    On a terminal: a progress bar with a panel under it (step, stage, mu, SFT and RL loss, tokens/s, and per
+    task the last step's reward and the last evaluation). Elsewhere (a file, a pipe, CI), or with `bar=False`:
+    one plain line every `every` steps and at the last, each with the same figures and the time left. Every
+    evaluation gets a line either way; `quiet` keeps only messages (no step or eval lines).
+    """
+
+    def __init__(self, console: Console, bar: bool = True, every: int = 10, quiet: bool = False):
+        self.console, self.quiet, self.every = console, quiet, max(1, every)
+        self.bar = bar and console.is_terminal and not quiet
         self._progress: Progress | None = None
         self._task: Any = None
+        self._last: StepRecord | None = None
+        self._rewards: dict[str, float] = {}  # per task, its latest step's mean reward
+        self._evals: dict[str, tuple[float, float]] = {}  # per task, the latest (greedy, sampled) score
+        self._total, self._first, self._started = 0, 0, 0.0
 
     def status(self, text: str) -> ContextManager:
-        return self.console.status(escape(text))
+        return self.console.status(escape(text)) if self.console.is_terminal else contextlib.nullcontext()
 
     @contextmanager
     def progress(self, total: int, done: int) -> Iterator[None]:
+        self._total, self._first, self._started = total, done, time.perf_counter()
+        if not self.bar:
+            yield
+            return
         columns = [
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
         ]
-        with Progress(*columns, console=self.console, disable=not self.bar) as progress:
-            self._progress, self._task = progress, progress.add_task("train", total=total, completed=done, stats="")
+        with _BarWithPanel(*columns, console=self.console, panel=self._panel) as progress:
+            self._progress, self._task = progress, progress.add_task("train", total=total, completed=done)
             try:
                 yield
             finally:
                 self._progress = None
 
     def step(self, record: StepRecord) -> None:
-        if self._progress is None:
+        self._last = record
+        if record.rollouts is not None:
+            self._rewards.update({t: r.reward for t, r in record.rollouts.tasks.items()})
+        if self._progress is not None:
+            self._progress.update(self._task, advance=1)
             return
-        reward = "-" if record.rollouts is None else f"{record.rollouts.reward:.2f}"
-        stats = f"loss {record.loss:.3f}  reward {reward}  mu {record.mu:.2f}"
-        self._progress.update(self._task, advance=1, stats=stats)
+        done = record.step + 1
+        if not self.quiet and (done % self.every == 0 or done == self._total):
+            self.console.print(self._line(record), highlight=False, soft_wrap=True)
+
+    def _eta(self, done: int) -> str:
+        steps = done - self._first
+        if steps <= 0 or self._total <= done:
+            return "0:00"
+        return _duration((time.perf_counter() - self._started) / steps * (self._total - done))
+
+    def _line(self, r: StepRecord) -> str:
+        """One step as a plain line (logs): the figures of the panel."""
+        rewards = "  ".join(f"{t} {v:.2f}" for t, v in self._rewards.items())
+        return (
+            f"step {r.step + 1}/{self._total}  {r.stage}  mu {r.mu:.2f}  loss {r.loss:.3f} (sft {_fmt(r.sft_loss)}, "
+            f"rl {_fmt(r.rl_loss)})  tok/s {r.tokens_per_second:,.0f}  left {self._eta(r.step + 1)}"
+            + (f"  reward: {rewards}" if rewards else "")
+        )
+
+    def _panel(self) -> RenderableType:
+        r = self._last
+        if r is None:
+            return Text("waiting for the first step", style="dim")
+        head = Text.assemble(
+            ("step ", "dim"), f"{r.step + 1}/{self._total}", ("  stage ", "dim"), r.stage, ("  mu ", "dim"),
+            f"{r.mu:.2f}", ("  loss ", "dim"), f"{r.loss:.3f}", ("  sft ", "dim"), _fmt(r.sft_loss), ("  rl ", "dim"),
+            _fmt(r.rl_loss), ("  tok/s ", "dim"), f"{r.tokens_per_second:,.0f}",
+        )  # fmt: skip
+        table = Table(box=None, padding=(0, 2), show_edge=False)
+        for col in ("task", "reward (last step)", "eval greedy", "eval sampled"):
+            table.add_column(col, justify="left" if col == "task" else "right", style=None, header_style="dim")
+        for task in dict.fromkeys([*self._evals, *self._rewards]):
+            greedy, sampled = self._evals.get(task, (None, None))
+            table.add_row(task, _fmt(self._rewards.get(task), ".2f"), _fmt(greedy, ".2f"), _fmt(sampled, ".2f"))
+        return Group(head, table)
 
     def eval(self, record: EvalRecord) -> None:
+        self._evals.update({t: (m.score, m.sampled) for t, m in record.tasks.items()})
+        if self.quiet:
+            return
         scores = "  ".join(f"{t} {m.score:.2f}/{m.sampled:.2f}" for t, m in record.tasks.items())
-        self._out.print(f"[dim]eval @ {record.step} (greedy/sampled):[/] {escape(scores)}")
+        self._out.print(f"[dim]eval @ {record.step} (greedy/sampled):[/] {escape(scores)}", soft_wrap=True)
 
     def line(self, text: str) -> None:
-        self._out.print(f"[dim]{escape(text)}[/]")
+        self._out.print(f"[dim]{escape(text)}[/]", soft_wrap=True)
 
     def probe(self, probe: dict) -> None:
         render_probe(probe, self._out)
