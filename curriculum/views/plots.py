@@ -199,3 +199,65 @@ def _index(data: dict, figures: list[tuple[str, str]]) -> str:
     for name, text in figures:
         lines += [f"## {name}", "", text, "", f"![{name}]({name})", ""]
     return "\n".join(lines)
+
+
+def arms_curves_figure(data: dict, path: Path) -> str:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    for arm in data["arms"]:
+        steps = [p[0] for p in arm["curve"]]
+        line = ax.plot(steps, [p[1] for p in arm["curve"]], marker="o", ms=3, label=f"{arm['arm']} (n={arm['seeds']})")
+        if all(p[2] is not None for p in arm["curve"]):
+            ax.fill_between(steps, [p[2] for p in arm["curve"]], [p[3] for p in arm["curve"]],
+                            color=line[0].get_color(), alpha=0.12, lw=0)  # fmt: skip
+    ax.set_xlabel("step")
+    ax.set_ylabel("mean held-out score over tasks (greedy)")
+    ax.set_title(f"{data['name']}: arms over steps, mean over seeds with its 95% interval", fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return "each arm's mean held-out score (over tasks) at every evaluation, mean over seeds, band = 95% t interval"
+
+
+def final_scores_figure(data: dict, path: Path) -> str:
+    plt = _pyplot()
+    arms = data["arms"]
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(arms) + 1.6))
+    for i, arm in enumerate(arms):
+        f = arm["final"]
+        err = None if f["lo"] is None else [[f["mean"] - f["lo"]], [f["hi"] - f["mean"]]]
+        color = "tab:red" if arm["arm"] == data["baseline"] else "tab:blue"
+        ax.errorbar([f["mean"]], [i], xerr=err, fmt="o", color=color, capsize=4)
+        ax.text(f["mean"], i + 0.28, f"{f['mean']:.3f}", ha="center", fontsize=8)
+    ax.set_yticks(range(len(arms)), [a["arm"] + (" (baseline)" if a["arm"] == data["baseline"] else "") for a in arms],
+                  fontsize=8)  # fmt: skip
+    ax.invert_yaxis()
+    ax.set_xlabel("final held-out score, mean over tasks and seeds (95% t interval)")
+    ax.set_title(f"{data['name']}: final score per arm", fontsize=11)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return "each arm's final held-out score (mean over tasks, then over seeds) with its 95% interval; baseline in red"
+
+
+def write_experiment_plots(data: dict, out: Path) -> list[tuple[str, str]]:
+    """Write an experiment's figures and index.md into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    figures = [
+        ("arms.png", arms_curves_figure(data, out / "arms.png")),
+        ("final.png", final_scores_figure(data, out / "final.png")),
+    ]
+    lines = [f"# {data['name']}: {data['folder']}", "", f"Baseline `{data['baseline']}`.", ""]
+    lines += ["| arm | seeds | final score | 95% interval |", "| --- | --- | --- | --- |"]
+    for arm in data["arms"]:
+        f = arm["final"]
+        interval = "-" if f["lo"] is None else f"[{f['lo']:.3f}, {f['hi']:.3f}]"
+        lines.append(f"| {arm['arm']} | {arm['seeds']} | {f['mean']:.3f} | {interval} |")
+    lines.append("")
+    for name, text in figures:
+        lines += [f"## {name}", "", text, "", f"![{name}]({name})", ""]
+    (out / "index.md").write_text("\n".join(lines), encoding="utf-8")
+    return figures

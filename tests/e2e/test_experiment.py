@@ -100,3 +100,27 @@ def test_a_changed_experiment_section_does_not_refuse_finished_runs(finished, ca
     full, _ = finished
     code, text = _experiment(full, capsys, "experiment={baseline: sft-then-rl, seeds: 5}")
     assert code == 0 and text.count("finished before, skipped") == 4
+
+
+def test_plot_of_an_experiment_draws_the_arms_with_their_intervals(finished, tmp_path, capsys):
+    """`curriculum plot` on the experiment folder: each arm's final score is the mean over seeds of the mean
+    over tasks of its final scores, its interval the t interval of those two seed means (checked by hand from
+    results.parquet), and both figures are PNGs."""
+    from curriculum.experiment.plots import experiment_plot_data
+    from curriculum.experiment.stats import t_quantile
+
+    out, _ = finished
+    data = experiment_plot_data(out)
+    results = pl.read_parquet(out / "results.parquet")
+    for arm in data["arms"]:
+        seeds = results.filter(pl.col("arm") == arm["arm"]).group_by("seed").agg(pl.col("final").mean())
+        a, b = seeds["final"].to_list()
+        mean, half = (a + b) / 2, t_quantile(0.975, 1) * abs(a - b) / 2**0.5 / 2**0.5
+        assert arm["final"]["mean"] == pytest.approx(mean, abs=1e-12)
+        assert arm["final"]["hi"] - arm["final"]["mean"] == pytest.approx(half, abs=1e-9)
+        assert arm["curve"][-1][1] == pytest.approx(mean, abs=1e-12)  # the last eval is the final score
+    pictures = tmp_path / "pictures"
+    assert main(["plot", str(out), "--out", str(pictures)]) == 0
+    for name in ("arms.png", "final.png"):
+        assert (pictures / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"| sft-then-rl | 2 | {data['arms'][0]['final']['mean']:.3f} |" in (pictures / "index.md").read_text()
