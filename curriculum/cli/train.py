@@ -10,6 +10,7 @@ or reweighted, a schedule or data change) is refused with the list of changes, n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 from pathlib import Path
 
@@ -31,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--log-every", type=int, default=10, metavar="N", help="without the bar, a line every N steps (default 10)"
     )
     parser.add_argument("--quiet", action="store_true", help="no step or eval lines; messages and the summary only")
+    parser.add_argument(
+        "--tensorboard", action="store_true", help="also log every step and eval number to RUN/tensorboard"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,13 +55,15 @@ def run(args: argparse.Namespace) -> int:
             overrides, catalog_path = [catalog_path, *overrides], None  # `--resume RUN key=value`
         root = Path(args.resume)
         catalog, resolved, base = catalog_for_resume(root, catalog_path, overrides)
-        run = train(catalog, resolved, base, root, display, resume=True)
+        with _logged(display, root, args.tensorboard) as shown:
+            run = train(catalog, resolved, base, root, shown, resume=True)
     else:
         if not catalog_path:
             raise UserError("give a catalog file (curriculum train CATALOG) or --resume RUN")
         catalog = load(catalog_path, overrides)
         out = Path(args.out) if args.out else default_out(catalog)
-        run = train(catalog, catalog.model_dump(mode="json"), base_dir(catalog_path), out, display)
+        with _logged(display, out, args.tensorboard) as shown:
+            run = train(catalog, catalog.model_dump(mode="json"), base_dir(catalog_path), out, shown)
     info = run.read_info()
     if info.get("stopped_by"):  # a graceful stop: the shell's code for that signal
         console.print(f"run folder: [bold]{run.root}[/]")
@@ -69,3 +75,18 @@ def run(args: argparse.Namespace) -> int:
             render_summary(summary, console)
     console.print(f"run folder: [bold]{run.root}[/]")
     return 0
+
+
+@contextlib.contextmanager
+def _logged(display, root: Path, tensorboard: bool):
+    """The display, and with --tensorboard a TensorBoard log into root/tensorboard beside it."""
+    if not tensorboard:
+        yield display
+        return
+    from curriculum.run.tensorboard import Both, TensorBoardLog
+
+    log = TensorBoardLog(root / "tensorboard")
+    try:
+        yield Both(display, log)
+    finally:
+        log.close()
