@@ -25,7 +25,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         module = importlib.import_module(f"curriculum.cli.{name}")
-        command = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.__doc__)
+        command = sub.add_parser(
+            name.replace("_", "-"),
+            help=module.HELP,
+            description=module.__doc__,
+            epilog=module.EXAMPLES,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(command)
         command.set_defaults(run=module.run)
     return parser

@@ -18,6 +18,11 @@ from curriculum.cli.output import console
 from curriculum.errors import UserError
 
 HELP = "compare schedules (arms) over seeds: staged vs continuous, with intervals and verdicts"
+EXAMPLES = """examples:
+  curriculum experiment catalogs/experiment.yaml
+  curriculum experiment catalogs/demo.yaml --arms sft-then-rl,chord --seeds 3
+  curriculum experiment --list-arms
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

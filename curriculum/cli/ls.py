@@ -8,6 +8,9 @@ import typing
 from curriculum.cli.output import console
 
 HELP = "list built-in tasks, data sources, rewards and schedulers"
+EXAMPLES = """examples:
+  curriculum ls
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,6 +12,10 @@ from curriculum.cli.common import base_dir, load
 from curriculum.cli.output import console
 
 HELP = "show the schedule a catalog will run"
+EXAMPLES = """examples:
+  curriculum plan catalogs/demo.yaml
+  curriculum plan catalogs/demo.yaml schedule.kind=sequential schedule.sft_steps=100
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,6 +17,10 @@ from curriculum.cli.output import console
 from curriculum.errors import UserError
 
 HELP = "draw a run or an experiment as PNG figures with an index.md (needs matplotlib)"
+EXAMPLES = """examples:
+  curriculum plot runs/quick
+  curriculum plot runs/experiment-experiment --out pictures
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,6 +14,11 @@ from curriculum.cli.output import console
 from curriculum.errors import UserError
 
 HELP = "show what a run measured: transfer, forgetting, entropy, KL, sparsity, phases"
+EXAMPLES = """examples:
+  curriculum report runs/quick
+  curriculum report runs/a runs/b --no-sparsity
+  curriculum report runs/quick --json > report.json
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

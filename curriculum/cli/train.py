@@ -19,6 +19,12 @@ from curriculum.cli.output import console
 from curriculum.errors import UserError
 
 HELP = "train on a catalog (writes a run folder), or --resume a run"
+EXAMPLES = """examples:
+  curriculum train catalogs/demo.yaml
+  curriculum train catalogs/demo.yaml --steps 50 --out runs/quick training.lr=5e-4
+  curriculum train --resume runs/quick
+  curriculum train catalogs/demo.yaml > train.log    # a line every 10 steps
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

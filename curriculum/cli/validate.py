@@ -15,6 +15,10 @@ from curriculum.cli.output import console, ok
 from tasks.sources import SourceError, find_function
 
 HELP = "check a catalog and print every error at once"
+EXAMPLES = """examples:
+  curriculum validate catalogs/demo.yaml
+  curriculum validate my.yaml --import    # also import python: sources and rewards
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,23 @@
+"""Every command's --help ends with examples, and every example is a command line the parser accepts."""
+
+import shlex
+
+import pytest
+
+from curriculum.cli import COMMANDS, build_parser
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_has_examples_the_parser_accepts(name, capsys):
+    command = name.replace("_", "-")
+    parser = build_parser()
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "--help"])
+    text = capsys.readouterr().out
+    assert "examples:" in text
+    examples = [line.strip() for line in text.split("examples:", 1)[1].splitlines() if line.strip()]
+    assert examples and all(e.startswith(f"curriculum {command}") for e in examples)
+    for example in examples:
+        argv = shlex.split(example.split("#")[0].split(">")[0])[1:]
+        args, extra = parser.parse_known_args(argv)
+        assert args.command == command and all("=" in e for e in extra), example
