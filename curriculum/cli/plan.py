@@ -7,6 +7,7 @@ measurements yet."""
 from __future__ import annotations
 
 import argparse
+import json
 
 from curriculum.cli.common import base_dir, load
 from curriculum.cli.output import console
@@ -15,6 +16,7 @@ HELP = "show the schedule a catalog will run"
 EXAMPLES = """examples:
   curriculum plan catalogs/demo.yaml
   curriculum plan catalogs/demo.yaml schedule.kind=sequential schedule.sft_steps=100
+  curriculum plan catalogs/demo.yaml --json > plan.json
 """
 
 
@@ -22,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("catalog", help="catalog YAML file")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="overrides, e.g. schedule.kind=sequential")
     parser.add_argument("--steps", type=int, help="optimizer steps (same as training.steps=N)")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON (stages, mu, tasks, totals, cost)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,5 +38,9 @@ def run(args: argparse.Namespace) -> int:
     decisions, adaptive = plan_decisions(catalog, tasks)
     with console.status("counting the model's parameters and the tasks' tokens"):
         cost = plan_cost_of(catalog, tasks, decisions, base_dir(args.catalog))
-    render_plan(plan_summary(catalog, tasks, decisions, adaptive, cost), console)
+    summary = plan_summary(catalog, tasks, decisions, adaptive, cost)
+    if args.json:
+        print(json.dumps(summary, indent=1, default=str))
+        return 0
+    render_plan(summary, console)
     return 0

@@ -61,3 +61,20 @@ def test_plan_command_renders_the_plan(capsys):
     out = capsys.readouterr().out
     assert "decides from what the run measures" not in out
     assert "0.800 → 0.275" in out  # the decay stage's mu
+
+
+def test_plan_json_is_the_plan_as_data(capsys):
+    """`plan --json`: the demo's 300 steps x 12 SFT rows and 12 RL prompts, split evenly over its 6 tasks: 600
+    each, 3,600 in all, 4 rollouts per prompt; the cost carries the FLOPs estimate."""
+    import json
+
+    from helpers import DEMO
+
+    from curriculum.cli import main
+
+    assert main(["plan", str(DEMO), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["totals"] == {"sft_rows": 300 * 12, "rl_prompts": 300 * 12, "rollouts": 300 * 12 * 4}
+    assert [t["sft_rows"] for t in plan["tasks"]] == [600] * 6
+    assert sum(t["rollouts"] for t in plan["tasks"]) == plan["totals"]["rollouts"]
+    assert plan["cost"]["expected"]["training_flops"] > 0 and len(plan["mu"]) > 0
