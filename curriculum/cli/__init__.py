@@ -14,7 +14,7 @@ import sys
 from curriculum.cli.output import fail
 from curriculum.errors import UserError
 
-COMMANDS = ("validate", "plan", "train", "experiment", "report", "plot", "ls", "build_base")
+COMMANDS = ("validate", "plan", "train", "experiment", "report", "compare", "plot", "ls", "build_base")
 
 
 def build_parser() -> argparse.ArgumentParser:

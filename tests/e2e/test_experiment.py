@@ -124,3 +124,24 @@ def test_plot_of_an_experiment_draws_the_arms_with_their_intervals(finished, tmp
     for name in ("arms.png", "final.png"):
         assert (pictures / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"| sft-then-rl | 2 | {data['arms'][0]['final']['mean']:.3f} |" in (pictures / "index.md").read_text()
+
+
+def test_compare_of_the_seed_folders_is_the_experiments_comparison(finished, capsys, tmp_path):
+    """`curriculum compare` on the four run folders groups seed-<s> folders by arm and prints the experiment's
+    own numbers: each arm's overall mean and the paired difference, as `compare` makes them from
+    results.parquet; on the experiment folder itself, the same; on a folder that is no run, exit 2."""
+    from curriculum.experiment.results import compare
+
+    out, _ = finished
+    expected = compare(pl.read_parquet(out / "results.parquet").to_dicts(), ["sft-then-rl", "chord-mu"], "sft-then-rl")
+    folders = [str(out / arm / f"seed-{seed}") for arm, seed in RUNS]
+    capsys.readouterr()
+    assert main(["compare", *folders]) == 0
+    text = capsys.readouterr().out
+    assert main(["compare", str(out)]) == 0
+    assert capsys.readouterr().out == text  # the folders or the experiment: one comparison
+    for arm in expected["arms"]:
+        assert f"{arm['overall']['mean']:.3f}" in text
+    chord = next(a for a in expected["arms"] if a["arm"] == "chord-mu")
+    assert f"{chord['paired']['mean']:+.3f}" in text
+    assert main(["compare", str(tmp_path)]) == 2
