@@ -15,6 +15,7 @@ from curriculum.errors import UserError
 
 HELP = "show what a run measured: transfer, forgetting, entropy, KL, sparsity, phases"
 EXAMPLES = """examples:
+  curriculum report runs/quick --decisions --from 40 --to 60 --task addition
   curriculum report runs/quick
   curriculum report runs/a runs/b --no-sparsity
   curriculum report runs/quick --json > report.json
@@ -28,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--no-sparsity", action="store_true", help="skip the weights (no model is loaded)")
     parser.add_argument("--window", type=int, default=WINDOW, help=f"evals in the entropy trend (default {WINDOW})")
+    parser.add_argument("--decisions", action="store_true", help="list the decisions with their why instead")
+    parser.add_argument(
+        "--from", dest="first", type=int, default=0, metavar="STEP", help="with --decisions: first step"
+    )
+    parser.add_argument("--to", dest="last", type=int, metavar="STEP", help="with --decisions: last step")
+    parser.add_argument("--task", help="with --decisions: only steps that gave this task rows")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,9 +43,30 @@ def run(args: argparse.Namespace) -> int:
 
     if args.window < 2:
         raise UserError(f"--window must be at least 2 (a slope needs two evals), got {args.window}")
+    if args.decisions:
+        return _decisions(args)
     report = build_report(args.runs, sparsity=not args.no_sparsity, window=args.window)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         render_report(report, console)
+    return 0
+
+
+def _decisions(args: argparse.Namespace) -> int:
+    from curriculum.report import load_run
+    from curriculum.report.load import task_kinds
+    from curriculum.report.sections import decisions_section
+    from curriculum.views.report import render_decisions
+
+    for folder in args.runs:
+        run = load_run(folder)
+        tasks = list(task_kinds(run["catalog"], run["evals"]))
+        if args.task is not None and args.task not in tasks:
+            raise UserError(f"--task {args.task!r} is not a task of {folder}: {', '.join(tasks)}")
+        rows = decisions_section(run["decisions"], tasks, args.first, args.last, args.task)
+        if args.json:
+            sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        else:
+            render_decisions(rows, console)
     return 0

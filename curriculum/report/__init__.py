@@ -19,6 +19,7 @@ from curriculum.report.sections import (
     accuracy_section,
     entropy_section,
     kl_section,
+    mix_section,
     order_section,
     phases_section,
 )
@@ -47,6 +48,7 @@ def run_report(run: dict, window: int = WINDOW) -> dict[str, Any]:
         "kl": kl_section(kinds, evals),
         "phases": phases_section(kinds, evals, run["steps"]),
         "order": order_section(run["order"], list(kinds), evals, accuracy),
+        "mix": mix_section(list(kinds), run.get("plan") or [], run["decisions"]),
     }
 
 

@@ -51,7 +51,8 @@ def _table(root: Path, name: str) -> list[dict[str, Any]]:
 
 
 def load_run(path: str | Path) -> dict[str, Any]:
-    """The run folder's files as plain data: root, catalog, info, decisions, steps, evals, order."""
+    """The run folder's files as plain data: root, catalog, info, decisions, plan (the planned decisions), steps,
+    evals, order."""
     root = Path(path)
     if not root.is_dir():
         raise ReportError(f"{root}: no such folder")
@@ -74,6 +75,7 @@ def load_run(path: str | Path) -> dict[str, Any]:
         "catalog": catalog,
         "info": info,
         "decisions": _table(root, "decisions"),
+        "plan": _table(root, "plan"),
         "steps": _table(root, "steps"),
         "evals": evals,
         "order": order,

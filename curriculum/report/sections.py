@@ -34,6 +34,7 @@ Sections of one run:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from curriculum.records import SFT_LOSS, STEP, TASK_KINDS, eval_column
@@ -239,4 +240,57 @@ def order_section(order: dict | None, tasks: list[str], evals: list[dict], accur
             "predicted": [[num(row[tasks.index(t)]) for t in columns] for row in pred_rows],
             "realized": accuracy["rows"],
         }
+    return out
+
+
+# --------------------------------------------------------------------------------------- 7. mix
+
+DRIFT = 0.10  # |actual / planned - 1| above this is flagged
+
+
+def _totals(rows: list[dict], task: str) -> tuple[int, int]:
+    return (
+        int(sum(r.get(f"sft/{task}/rows") or 0 for r in rows)),
+        int(sum(r.get(f"rl/{task}/prompts") or 0 for r in rows)),
+    )
+
+
+def mix_section(tasks: list[str], planned: list[dict], decisions: list[dict]) -> dict[str, Any]:
+    """Planned vs actual mix per task over the steps the run took: SFT rows and RL prompts the plan (the
+    schedule with no measurements, plan.parquet) gave each task, and what the run's decisions gave it; an
+    adaptive schedule's feedback shows as drift, flagged beyond DRIFT."""
+    if not planned or not decisions:
+        return {"note": "no plan.parquet or decisions.parquet"}
+    done = {int(r[STEP]) for r in decisions}
+    planned = [r for r in planned if int(r[STEP]) in done]
+    rows = []
+    for task in tasks:
+        (p_sft, p_rl), (a_sft, a_rl) = _totals(planned, task), _totals(decisions, task)
+        drift = {
+            part: (a / p - 1.0) if p else (None if not a else math.inf)
+            for part, p, a in (("sft", p_sft, a_sft), ("rl", p_rl, a_rl))
+        }
+        flagged = any(d is not None and abs(d) > DRIFT for d in drift.values())
+        rows.append(
+            {"task": task, "planned_sft": p_sft, "actual_sft": a_sft, "planned_rl": p_rl, "actual_rl": a_rl,
+             "drift_sft": drift["sft"], "drift_rl": drift["rl"], "flagged": flagged}
+        )  # fmt: skip
+    return {"steps": len(decisions), "threshold": DRIFT, "tasks": rows}
+
+
+def decisions_section(
+    decisions: list[dict], tasks: list[str], first: int = 0, last: int | None = None, task: str | None = None
+) -> list[dict[str, Any]]:
+    """The decisions of steps first..last (inclusive), with their `why`; `task`: only steps that gave it rows,
+    with its own SFT rows and RL prompts."""
+    out = []
+    for r in decisions:
+        step = int(r[STEP])
+        if step < first or (last is not None and step > last):
+            continue
+        shown = [task] if task else tasks
+        mix = {t: _totals([r], t) for t in shown}
+        if task and mix[task] == (0, 0):
+            continue
+        out.append({"step": step, "stage": r.get("stage"), "mu": r.get("mu"), "mix": mix, "why": r.get("why")})
     return out

@@ -61,6 +61,8 @@ def render_run(r: dict, console: Console) -> None:
     render_phases(r["phases"], console)
     if r["order"] is not None:
         render_order(r["order"], console)
+    if r.get("mix"):
+        render_mix(r["mix"], console)
     console.print()
 
 
@@ -211,3 +213,33 @@ def render_order(o: dict, console: Console) -> None:
         console.print(table)
     else:
         _note(console, "predicted R", o["rows_note"])
+
+
+def _drift(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.0%}"
+
+
+def render_mix(m: dict, console: Console) -> None:
+    """Planned vs actual SFT rows and RL prompts per task, drift beyond the threshold marked."""
+    if "note" in m:
+        _note(console, "planned vs actual mix", m["note"])
+        return
+    table = _table(
+        f"planned vs actual mix over {m['steps']} steps (! = drift beyond {m['threshold']:.0%})",
+        ["task", "SFT planned", "SFT actual", "drift", "RL planned", "RL actual", "drift", ""],
+    )
+    for t in m["tasks"]:
+        table.add_row(
+            t["task"], str(t["planned_sft"]), str(t["actual_sft"]), _drift(t["drift_sft"]), str(t["planned_rl"]),
+            str(t["actual_rl"]), _drift(t["drift_rl"]), "[bold red]![/]" if t["flagged"] else "",
+        )  # fmt: skip
+    console.print(table)
+
+
+def render_decisions(rows: list[dict], console: Console) -> None:
+    """The decisions with their `why`: step, stage, mu, SFT rows / RL prompts per task."""
+    table = _table("decisions", ["step", "stage", "mu", "SFT/RL per task", "why"], left=5)
+    for r in rows:
+        mix = "  ".join(f"{t} {s}/{p}" for t, (s, p) in r["mix"].items() if s or p)
+        table.add_row(str(r["step"]), str(r["stage"]), _f(r["mu"], ".2f"), escape(mix), escape(str(r["why"] or "")))
+    console.print(table)

@@ -332,3 +332,52 @@ def test_cli_not_a_run_exits_2(tmp_path, capsys):
     assert "not a run folder: no evals.parquet" in err and "Traceback" not in err
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_planned_vs_actual_mix_by_hand():
+    """Task a: planned 2 + 2 SFT rows, given 2 + 3 (+25%, flagged); RL 1 + 1 planned and given (0%). Task b:
+    planned 2 + 0, given 2 + 0. Step 2 was planned but not taken: it does not count."""
+    from curriculum.report.sections import decisions_section, mix_section
+
+    planned = [
+        {"step": 0, "sft/a/rows": 2, "rl/a/prompts": 1, "sft/b/rows": 2},
+        {"step": 1, "sft/a/rows": 2, "rl/a/prompts": 1, "sft/b/rows": 0},
+        {"step": 2, "sft/a/rows": 9, "rl/a/prompts": 9, "sft/b/rows": 9},
+    ]
+    taken = [
+        {"step": 0, "stage": "s", "mu": 0.5, "why": "first", "sft/a/rows": 2, "rl/a/prompts": 1, "sft/b/rows": 2},
+        {"step": 1, "stage": "s", "mu": 0.4, "why": "boost a", "sft/a/rows": 3, "rl/a/prompts": 1, "sft/b/rows": 0},
+    ]
+    mix = mix_section(["a", "b"], planned, taken)
+    a, b = mix["tasks"]
+    assert (a["planned_sft"], a["actual_sft"], a["planned_rl"], a["actual_rl"]) == (4, 5, 2, 2)
+    assert a["drift_sft"] == pytest.approx(0.25) and a["drift_rl"] == 0.0 and a["flagged"]
+    assert (b["planned_sft"], b["actual_sft"], b["drift_rl"], b["flagged"]) == (2, 2, None, False)
+    rows = decisions_section(taken, ["a", "b"], first=1, task="b")
+    assert rows == []  # step 1 gave b nothing
+    rows = decisions_section(taken, ["a", "b"], first=1)
+    assert [(r["step"], r["why"], r["mix"]["a"]) for r in rows] == [(1, "boost a", (3, 1))]
+
+
+def test_report_shows_the_mix_and_lists_decisions(tmp_path, capsys):
+    import polars as pl
+    from helpers import TINY
+
+    from curriculum.catalog import load_catalog
+    from curriculum.cli import main
+    from curriculum.run.loop import train
+
+    catalog = load_catalog(TINY, ["training.steps=4", "evaluation.every=2"])
+    train(catalog, catalog.model_dump(mode="json"), TINY.parent, tmp_path / "run")
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "run"), "--no-sparsity"]) == 0
+    out = capsys.readouterr().out
+    assert "planned vs actual mix over 4 steps" in out
+    decisions = pl.read_parquet(tmp_path / "run" / "decisions.parquet")
+    sort_rows = int(decisions["sft/sort/rows"].sum())
+    assert any(
+        line.split("│")[1].strip() == "sort" and f" {sort_rows} " in line for line in out.splitlines() if "│" in line
+    )
+    assert main(["report", str(tmp_path / "run"), "--decisions", "--from", "2", "--to", "2"]) == 0
+    out = capsys.readouterr().out
+    assert decisions["why"][2][:20] in out and "│ 3 " not in out
