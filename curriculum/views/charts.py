@@ -23,3 +23,19 @@ def mu_chart(values: list[float], width: int = 64, height: int = 5) -> list[str]
     rows.append("0.0 └" + "─" * width)
     rows.append("     0" + last.rjust(width - 1))
     return rows
+
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float | None], lo: float = 0.0, hi: float = 1.0) -> str:
+    """One character per value: its place in [lo, hi] as one of eight bars (the top eighth is the full bar);
+    a missing value is a space."""
+    out = []
+    for v in values:
+        if v is None:
+            out.append(" ")
+            continue
+        share = 0.0 if hi <= lo else (min(max(v, lo), hi) - lo) / (hi - lo)
+        out.append(SPARKS[min(len(SPARKS) - 1, int(share * len(SPARKS)))])
+    return "".join(out)

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from curriculum.views.charts import sparkline
+
 
 def _f(value: Any, spec: str = ".3f") -> str:
     return "-" if value is None else format(value, spec)
@@ -177,11 +179,12 @@ def render_phases(p: dict, console: Console) -> None:
     steps = sorted({s for row in p["tasks"] for s in row["steps"]})
     table = Table(title=f"phases of the held-out score ({loss}): label and score at each eval", title_justify="left")
     table.add_column("task", no_wrap=True)
+    table.add_column("curve", no_wrap=True)  # the score at each eval, 0 to 1
     for step in steps:
         table.add_column(f"@{step}", justify="right", min_width=7)  # "readapt" whole
     for row in p["tasks"]:
         cells = {s: f"{label}\n{score:.2f}" for s, label, score in zip(row["steps"], row["labels"], row["scores"])}
-        table.add_row(row["task"], *(cells.get(s, "-") for s in steps))
+        table.add_row(row["task"], sparkline(row["scores"]), *(cells.get(s, "-") for s in steps))
     console.print(table)
 
 
