@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from curriculum.records import EvalRecord, StepRecord
+from curriculum.signals.phases import detect_phases
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:
@@ -60,6 +61,8 @@ class LiveDisplay:
         self._last: StepRecord | None = None
         self._rewards: dict[str, float] = {}  # per task, its latest step's mean reward
         self._evals: dict[str, tuple[float, float]] = {}  # per task, the latest (greedy, sampled) score
+        self._history: dict[str, list[tuple[int, float]]] = {}  # per task, (step, greedy score) of every eval
+        self._sft_loss: list[tuple[int, float]] = []  # (step, SFT loss) of every step that had one
         self._total, self._first, self._started = 0, 0, 0.0
 
     def status(self, text: str) -> ContextManager:
@@ -68,6 +71,7 @@ class LiveDisplay:
     @contextmanager
     def progress(self, total: int, done: int) -> Iterator[None]:
         self._total, self._first, self._started = total, done, time.perf_counter()
+        self._history, self._sft_loss, self._rewards, self._evals = {}, [], {}, {}  # one run per progress (experiments)
         if not self.bar:
             yield
             return
@@ -87,6 +91,8 @@ class LiveDisplay:
 
     def step(self, record: StepRecord) -> None:
         self._last = record
+        if record.sft_loss is not None:
+            self._sft_loss.append((record.step, record.sft_loss))
         if record.rollouts is not None:
             self._rewards.update({t: r.reward for t, r in record.rollouts.tasks.items()})
         if self._progress is not None:
@@ -121,18 +127,28 @@ class LiveDisplay:
             _fmt(r.rl_loss), ("  tok/s ", "dim"), f"{r.tokens_per_second:,.0f}",
         )  # fmt: skip
         table = Table(box=None, padding=(0, 2), show_edge=False)
-        for col in ("task", "reward (last step)", "eval greedy", "eval sampled"):
+        for col in ("task", "reward (last step)", "eval greedy", "eval sampled", "phase"):
             table.add_column(col, justify="left" if col == "task" else "right", style=None, header_style="dim")
         for task in dict.fromkeys([*self._evals, *self._rewards]):
             greedy, sampled = self._evals.get(task, (None, None))
-            table.add_row(task, _fmt(self._rewards.get(task), ".2f"), _fmt(greedy, ".2f"), _fmt(sampled, ".2f"))
+            row = (_fmt(self._rewards.get(task), ".2f"), _fmt(greedy, ".2f"), _fmt(sampled, ".2f"), self.phase(task))
+            table.add_row(task, *row)
         return Group(head, table)
+
+    def phase(self, task: str) -> str:
+        """The task's current phase (`curriculum.signals.phases`) from the evaluations so far, with the SFT loss."""
+        history = self._history.get(task, [])
+        return detect_phases(history, self._sft_loss or None)[-1] if history else "-"
 
     def eval(self, record: EvalRecord) -> None:
         self._evals.update({t: (m.score, m.sampled) for t, m in record.tasks.items()})
+        for t, m in record.tasks.items():
+            history = self._history.setdefault(t, [])
+            if not history or record.step > history[-1][0]:
+                history.append((record.step, m.score))
         if self.quiet:
             return
-        scores = "  ".join(f"{t} {m.score:.2f}/{m.sampled:.2f}" for t, m in record.tasks.items())
+        scores = "  ".join(f"{t} {m.score:.2f}/{m.sampled:.2f} {self.phase(t)}" for t, m in record.tasks.items())
         self._out.print(f"[dim]eval @ {record.step} (greedy/sampled):[/] {escape(scores)}", soft_wrap=True)
 
     def line(self, text: str) -> None:

@@ -50,9 +50,13 @@ def test_the_terminal_panel_holds_the_last_reward_and_eval_of_each_task(tmp_path
     panel.print(display._panel())
     text = panel.export_text()
     last = evals.row(len(evals) - 1, named=True)
+    from curriculum.report import load_run, run_report
+
+    phases = {row["task"]: row["labels"][-1] for row in run_report(load_run(tmp_path / "run"))["phases"]["tasks"]}
     for task in ("sort", "word"):
         cells = next(line for line in text.splitlines() if line.strip().startswith(task)).split()
-        assert cells[2:] == [f"{last[f'eval/{task}/score']:.2f}", f"{last[f'eval/{task}/sampled']:.2f}"]
+        assert cells[2:4] == [f"{last[f'eval/{task}/score']:.2f}", f"{last[f'eval/{task}/sampled']:.2f}"]
+        assert cells[4] == phases[task]  # the report's phase of the same curve, from the run's tables
         rewards = steps[f"rl/{task}/reward"].drop_nulls()
         assert cells[1] == f"{rewards[-1]:.2f}"
     assert f"step 6/6  stage {steps['stage'][-1]}" in text
