@@ -39,8 +39,7 @@ def position_kl(base_logits: Tensor, policy_logits: Tensor, temperature: float =
 def scores_kl(base: Scores, policy: Scores, temperature: float, chunk: int | None) -> Tensor:
     """`position_kl` of two models' scores at the same B rows and T positions, at most `chunk` positions at a
     time (None: all) -> (B, T), on the base's device."""
-    rows = (base.logits if base.logits is not None else base.hidden).shape[0]
-    parts = spans(rows, base.length, chunk or rows * base.length)
+    parts = spans(base.rows, base.length, chunk or base.rows * base.length)
     out = []
     for s in parts:
         base_s = base.at(s)

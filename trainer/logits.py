@@ -136,6 +136,10 @@ class Scores:
     weight: Tensor | None = None  # (V, H)
 
     @property
+    def rows(self) -> int:
+        return (self.logits if self.logits is not None else self.hidden).shape[0]
+
+    @property
     def length(self) -> int:
         return (self.logits if self.logits is not None else self.hidden).shape[1]
 

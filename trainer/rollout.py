@@ -109,16 +109,13 @@ def generate(
             )
         cache = getattr(out, cache_arg)
         logits = out.logits[:, -1, :].float()  # (N, V)
-        if bool((torch.isnan(logits) | torch.isposinf(logits)).any()):  # -inf is a ruled-out token, not an error
-            raise Diverged(
-                "the model's next-token scores contain NaN or infinity while decoding: its weights are broken "
-                "(a diverged update, or a dtype that overflows: try model.dtype: float32)"
-            )
         if greedy:
+            _check_scores(logits)
             token = logits.argmax(dim=-1)
         else:
             probs = (logits / temperature).softmax(dim=-1)
-            if not bool(torch.isfinite(probs).all()):  # finite scores over a tiny temperature can still overflow
+            if not bool(torch.isfinite(probs).all()):  # one pass per token; the cause is looked for only here
+                _check_scores(logits)
                 raise Diverged(
                     f"the sampling probabilities at temperature {temperature:g} are not finite (the scores divided "
                     "by it overflow): raise the temperature"
@@ -159,6 +156,15 @@ def _teacher_forced(prompt_ids: Tensor, prompt_mask: Tensor, response_ids: Tenso
         "position_ids": positions(torch.cat([prompt_mask, torch.ones_like(response_mask)], dim=1)),
         "use_cache": False,
     }
+
+
+def _check_scores(logits: Tensor) -> None:
+    """Diverged when next-token scores hold NaN or +inf (-inf is a ruled-out token, not an error)."""
+    if bool((torch.isnan(logits) | torch.isposinf(logits)).any()):
+        raise Diverged(
+            "the model's next-token scores contain NaN or infinity while decoding: its weights are broken "
+            "(a diverged update, or a dtype that overflows: try model.dtype: float32)"
+        )
 
 
 def response_logits(

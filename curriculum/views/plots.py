@@ -186,6 +186,11 @@ def write_plots(data: dict, out: Path) -> list[tuple[str, str]]:
     return figures
 
 
+def _figure_sections(figures: list[tuple[str, str]]) -> list[str]:
+    """index.md's part for the figures: a heading, what it shows, the image."""
+    return [line for name, text in figures for line in (f"## {name}", "", text, "", f"![{name}]({name})", "")]
+
+
 def _index(data: dict, figures: list[tuple[str, str]]) -> str:
     lines = [f"# {data['name']}: {data['run']}", "", f"Schedule `{data['schedule']}`.", ""]
     lines += ["| task | kind | score first -> last | sampled first -> last |", "| --- | --- | --- | --- |"]
@@ -196,9 +201,7 @@ def _index(data: dict, figures: list[tuple[str, str]]) -> str:
                 f"| {task} | {curve['kind']} | {s[0][1]:.3f} -> {s[-1][1]:.3f} | {m[0][1]:.3f} -> {m[-1][1]:.3f} |"
             )
     lines.append("")
-    for name, text in figures:
-        lines += [f"## {name}", "", text, "", f"![{name}]({name})", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + _figure_sections(figures))
 
 
 def arms_curves_figure(data: dict, path: Path) -> str:
@@ -257,7 +260,5 @@ def write_experiment_plots(data: dict, out: Path) -> list[tuple[str, str]]:
         interval = "-" if f["lo"] is None else f"[{f['lo']:.3f}, {f['hi']:.3f}]"
         lines.append(f"| {arm['arm']} | {arm['seeds']} | {f['mean']:.3f} | {interval} |")
     lines.append("")
-    for name, text in figures:
-        lines += [f"## {name}", "", text, "", f"![{name}]({name})", ""]
-    (out / "index.md").write_text("\n".join(lines), encoding="utf-8")
+    (out / "index.md").write_text("\n".join(lines + _figure_sections(figures)), encoding="utf-8")
     return figures

@@ -9,20 +9,3 @@ def test_sparkline_by_hand():
     assert sparkline([None, -1.0, 2.0]) == " ▁█"  # missing, and values clipped to [lo, hi]
     assert sparkline([5.0, 7.5, 10.0], lo=5.0, hi=10.0) == "▁▅█"  # 0.5 * 8 = 4 -> bar 4
     assert sparkline([1.0], lo=1.0, hi=1.0) == "▁"  # an empty range: the lowest bar
-
-
-def test_the_report_phases_table_draws_each_tasks_curve(tmp_path, capsys):
-    import polars as pl
-    from helpers import TINY
-
-    from curriculum.catalog import load_catalog
-    from curriculum.cli import main
-    from curriculum.run.loop import train
-
-    catalog = load_catalog(TINY, ["training.steps=4", "evaluation.every=2"])
-    train(catalog, catalog.model_dump(mode="json"), TINY.parent, tmp_path / "run")
-    capsys.readouterr()
-    assert main(["report", str(tmp_path / "run"), "--no-sparsity"]) == 0
-    out = capsys.readouterr().out
-    scores = pl.read_parquet(tmp_path / "run" / "evals.parquet")["eval/sort/score"].to_list()
-    assert f"│ sort │ {sparkline(scores)}" in out

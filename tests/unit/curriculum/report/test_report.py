@@ -359,25 +359,47 @@ def test_planned_vs_actual_mix_by_hand():
     assert [(r["step"], r["why"], r["mix"]["a"]) for r in rows] == [(1, "boost a", (3, 1))]
 
 
-def test_report_shows_the_mix_and_lists_decisions(tmp_path, capsys):
-    import polars as pl
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A 4-step run of the tiny catalog, evaluated every 2 steps."""
     from helpers import TINY
 
     from curriculum.catalog import load_catalog
-    from curriculum.cli import main
     from curriculum.run.loop import train
 
+    root = tmp_path_factory.mktemp("tiny") / "run"
     catalog = load_catalog(TINY, ["training.steps=4", "evaluation.every=2"])
-    train(catalog, catalog.model_dump(mode="json"), TINY.parent, tmp_path / "run")
+    train(catalog, catalog.model_dump(mode="json"), TINY.parent, root)
+    return root
+
+
+def test_report_shows_the_mix_and_lists_decisions(tiny_run, capsys):
+    import polars as pl
+
+    from curriculum.cli import main
+
     capsys.readouterr()
-    assert main(["report", str(tmp_path / "run"), "--no-sparsity"]) == 0
+    assert main(["report", str(tiny_run), "--no-sparsity"]) == 0
     out = capsys.readouterr().out
     assert "planned vs actual mix over 4 steps" in out
-    decisions = pl.read_parquet(tmp_path / "run" / "decisions.parquet")
+    decisions = pl.read_parquet(tiny_run / "decisions.parquet")
     sort_rows = int(decisions["sft/sort/rows"].sum())
     assert any(
         line.split("│")[1].strip() == "sort" and f" {sort_rows} " in line for line in out.splitlines() if "│" in line
     )
-    assert main(["report", str(tmp_path / "run"), "--decisions", "--from", "2", "--to", "2"]) == 0
+    assert main(["report", str(tiny_run), "--decisions", "--from", "2", "--to", "2"]) == 0
     out = capsys.readouterr().out
     assert decisions["why"][2][:20] in out and "│ 3 " not in out
+
+
+def test_the_report_phases_table_draws_each_tasks_curve(tiny_run, capsys):
+    import polars as pl
+
+    from curriculum.cli import main
+    from curriculum.views.charts import sparkline
+
+    capsys.readouterr()
+    assert main(["report", str(tiny_run), "--no-sparsity"]) == 0
+    out = capsys.readouterr().out
+    scores = pl.read_parquet(tiny_run / "evals.parquet")["eval/sort/score"].to_list()
+    assert f"│ sort │ {sparkline(scores)}" in out
