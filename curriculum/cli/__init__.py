@@ -1,5 +1,6 @@
-"""The `curriculum` command: validate, plan, train, experiment, report, ls, build-base. One small module per command
-(`HELP`, `add_arguments(parser)`, `run(args) -> exit code`); this module parses and dispatches.
+"""The `curriculum` command: validate, plan, train, experiment, inspect, compare, plot, ls, build-base. One small module
+per command (`HELP`, `EXAMPLES`, `add_arguments(parser)`, `run(args) -> exit code`); this module parses and dispatches.
+A command's old name stays as an alias (ALIASES), so scripts that use it keep working.
 
 Expected failures (a bad catalog, missing data, an unavailable device: any `curriculum.errors.UserError`)
 are caught here, in one place: one clear message, exit 2. Only a bug shows a traceback.
@@ -14,7 +15,8 @@ import sys
 from curriculum.cli.output import fail
 from curriculum.errors import UserError
 
-COMMANDS = ("validate", "plan", "train", "experiment", "report", "compare", "plot", "ls", "build_base")
+COMMANDS = ("validate", "plan", "train", "experiment", "inspect", "compare", "plot", "ls", "build_base")
+ALIASES = {"inspect": ["report"]}  # command -> its other names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"curriculum.cli.{name}")
         command = sub.add_parser(
             name.replace("_", "-"),
+            aliases=ALIASES.get(name, []),
             help=module.HELP,
             description=module.__doc__,
             epilog=module.EXAMPLES,

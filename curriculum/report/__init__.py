@@ -2,7 +2,7 @@
 
 `build_report(paths)` reads each run folder (README, "The run directory") and returns
 `{"runs": [one dict per run], "overlap": [...]}` of lists, dicts, strings and floats (None = not
-measured), so `curriculum report --json` prints it as is and tests check it directly. Modules: `load`
+measured), so `curriculum inspect --json` prints it as is and tests check it directly. Modules: `load`
 (a run folder as rows), `sections` (accuracy, entropy, KL, phases, order), `sparsity` (loads models),
 `summary` (first against last evaluation), `plan` (a schedule before training).
 """

@@ -1,4 +1,4 @@
-"""`curriculum report`: each section against numbers worked by hand, on run folders written by hand.
+"""`curriculum inspect` (alias `report`): each section against numbers worked by hand, on run folders written by hand.
 
 Two runs of made-up records (no training): a task-ordered ("staged") run whose stages are its tasks,
 and a joint run (warmup/decay/valley). Sparsity uses the shipped tiny-base model with known entries
@@ -298,7 +298,7 @@ def test_sparsity_without_checkpoint_is_a_note(joint):
 
 
 def test_cli_prints_every_section(staged, sparsity_runs, capsys):
-    assert main(["report", str(staged), *map(str, sparsity_runs)]) == 0
+    assert main(["inspect", str(staged), *map(str, sparsity_runs)]) == 0
     out = capsys.readouterr().out
     for title in (
         "accuracy matrix R",
@@ -318,7 +318,7 @@ def test_cli_prints_every_section(staged, sparsity_runs, capsys):
 
 
 def test_cli_json_parses(joint, capsys):
-    assert main(["report", str(joint), "--json", "--no-sparsity"]) == 0
+    assert main(["inspect", str(joint), "--json", "--no-sparsity"]) == 0
     data = json.loads(capsys.readouterr().out)
     run = data["runs"][0]
     assert run["accuracy"]["forgetting"]["word"] == pytest.approx(0.15)
@@ -327,10 +327,10 @@ def test_cli_json_parses(joint, capsys):
 
 def test_cli_not_a_run_exits_2(tmp_path, capsys):
     (tmp_path / "catalog.yaml").write_text("name: x\n")
-    assert main(["report", str(tmp_path)]) == 2
+    assert main(["inspect", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "not a run folder: no evals.parquet" in err and "Traceback" not in err
-    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert main(["inspect", str(tmp_path / "missing")]) == 2
     assert "no such folder" in capsys.readouterr().err
 
 
@@ -379,7 +379,7 @@ def test_report_shows_the_mix_and_lists_decisions(tiny_run, capsys):
     from curriculum.cli import main
 
     capsys.readouterr()
-    assert main(["report", str(tiny_run), "--no-sparsity"]) == 0
+    assert main(["inspect", str(tiny_run), "--no-sparsity"]) == 0
     out = capsys.readouterr().out
     assert "planned vs actual mix over 4 steps" in out
     decisions = pl.read_parquet(tiny_run / "decisions.parquet")
@@ -387,7 +387,7 @@ def test_report_shows_the_mix_and_lists_decisions(tiny_run, capsys):
     assert any(
         line.split("│")[1].strip() == "sort" and f" {sort_rows} " in line for line in out.splitlines() if "│" in line
     )
-    assert main(["report", str(tiny_run), "--decisions", "--from", "2", "--to", "2"]) == 0
+    assert main(["inspect", str(tiny_run), "--decisions", "--from", "2", "--to", "2"]) == 0
     out = capsys.readouterr().out
     assert decisions["why"][2][:20] in out and "│ 3 " not in out
 
@@ -399,7 +399,15 @@ def test_the_report_phases_table_draws_each_tasks_curve(tiny_run, capsys):
     from curriculum.views.charts import sparkline
 
     capsys.readouterr()
-    assert main(["report", str(tiny_run), "--no-sparsity"]) == 0
+    assert main(["inspect", str(tiny_run), "--no-sparsity"]) == 0
     out = capsys.readouterr().out
     scores = pl.read_parquet(tiny_run / "evals.parquet")["eval/sort/score"].to_list()
     assert f"│ sort │ {sparkline(scores)}" in out
+
+
+def test_report_is_an_alias_of_inspect(joint, capsys):
+    """`curriculum report` (the old name) runs the same command and prints the same thing."""
+    assert main(["inspect", str(joint), "--json", "--no-sparsity"]) == 0
+    inspected = capsys.readouterr().out
+    assert main(["report", str(joint), "--json", "--no-sparsity"]) == 0
+    assert capsys.readouterr().out == inspected and json.loads(inspected)["runs"][0]["run"] == str(joint)

@@ -1,8 +1,10 @@
-"""Show what a run measured: the accuracy matrix R with ACC, BWT, FWT (both normalizations), forgetting
-and intransigence; entropy and diversity per task and per task kind; KL to the base model; update
-sparsity of the final model in float32 and bfloat16 (and, for runs from one base, the overlap of their
-changed parameters); the phase of each task's score curve; the bwt_order probe (order.json) against
-what the run realized. `--json` prints the same data as JSON. The data comes from `curriculum.report`."""
+"""Inspect a run: what it measured, from its folder alone. The accuracy matrix R with ACC, BWT, FWT (both
+normalizations), forgetting and intransigence; entropy and answer diversity per task and per task kind; KL to the
+base model; update sparsity of the final model in float32 and bfloat16 (and, for runs from one base, the overlap
+of their changed parameters); each task's score curve with its phases; the bwt_order probe (order.json) against
+what the run realized; planned vs actual mix per task, drift flagged. `--decisions [--from --to --task]` lists
+the decisions with their why instead; `--json` prints the same data as JSON. `curriculum report` is the same
+command (its old name). The data comes from `curriculum.report`."""
 
 from __future__ import annotations
 
@@ -13,12 +15,12 @@ import sys
 from curriculum.cli.output import console
 from curriculum.errors import UserError
 
-HELP = "show what a run measured: transfer, forgetting, entropy, KL, sparsity, phases"
+HELP = "what a run measured: per-task scores, transfer, entropy, KL, sparsity, phases, decisions (alias: report)"
 EXAMPLES = """examples:
-  curriculum report runs/quick --decisions --from 40 --to 60 --task addition
-  curriculum report runs/quick
-  curriculum report runs/a runs/b --no-sparsity
-  curriculum report runs/quick --json > report.json
+  curriculum inspect runs/quick --decisions --from 40 --to 60 --task addition
+  curriculum inspect runs/quick
+  curriculum inspect runs/a runs/b --no-sparsity
+  curriculum inspect runs/quick --json > report.json
 """
 
 
