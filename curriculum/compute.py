@@ -39,7 +39,6 @@ from curriculum.records import (
     REFERENCE_TOKENS,
     RL_SEQ_TOKENS,
     SFT_SEQ_TOKENS,
-    Decision,
     EvalRecord,
     StepRecord,
 )
@@ -143,25 +142,23 @@ class TaskLengths:
 
 
 def plan_cost(
-    decisions: list[Decision],
+    totals: dict[str, tuple[float, float]],
     lengths: dict[str, TaskLengths],
     params: int,
     group_size: int,
     max_new_tokens: int,
     reference: bool = False,
 ) -> dict[str, Any]:
-    """Estimated tokens and training FLOPs of the planned decisions (module docstring): `expected` with
-    responses of demonstration length (capped at max_new_tokens), `upper` with max_new_tokens. `reference`:
-    the KL penalty is on (grpo.kl_coef > 0), the reference model forwards every trained rollout token."""
-    sft = prefill = expected = 0.0
-    for d in decisions:
-        for task, rows in d.sft.items():
-            sft += rows * (lengths[task].prompt + lengths[task].completion)
-        for task, prompts in d.rl.items():
-            rollouts = prompts * group_size
-            prefill += rollouts * lengths[task].prompt
-            expected += rollouts * min(lengths[task].completion, max_new_tokens)
-    rollouts = sum(d.rl_total for d in decisions) * group_size
+    """Estimated tokens and training FLOPs of a plan's per-task totals, task -> (demonstrations, RL prompts)
+    (module docstring): `expected` with responses of demonstration length (capped at max_new_tokens),
+    `upper` with max_new_tokens. `reference`: the KL penalty is on (grpo.kl_coef > 0), the reference model
+    forwards every trained rollout token."""
+    sft = prefill = expected = rollouts = 0.0
+    for task, (rows, prompts) in totals.items():
+        sft += rows * (lengths[task].prompt + lengths[task].completion)
+        prefill += prompts * group_size * lengths[task].prompt
+        expected += prompts * group_size * min(lengths[task].completion, max_new_tokens)
+        rollouts += prompts * group_size
     upper = float(rollouts * max_new_tokens)
 
     def cost(generated: float) -> dict[str, float]:

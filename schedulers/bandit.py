@@ -26,6 +26,7 @@ import math
 from curriculum.records import Decision
 from curriculum.signals.measurements import Measurements
 from schedulers.base import BatchMix, MixState, TaskInfo
+from schedulers.plan import Segment
 from schedulers.registry import scheduler
 from schedulers.spec import BanditSchedule
 
@@ -73,6 +74,13 @@ class Bandit(MixState):
         return Decision(
             step, "bandit", s.mu, sft, rl, "none", f"{why}; mu {s.mu:g}", drop_zero_variance=s.drop_zero_variance
         )
+
+    def nominal(self, total_steps: int) -> list[Segment]:
+        """No rollouts yet: every task has LP 0 and the same bonus, so p is the task weights' share."""
+        s = self.spec
+        arms = ucb_shares({}, self.mix.rl_weights, s.window, s.c, s.temperature)
+        p = {t: share for t, (_, _, _, share) in arms.items()}
+        return self.mix.segments([s.mu] * total_steps, lambda t: "bandit", rl_weights=p)
 
 
 @scheduler("bandit")

@@ -5,17 +5,20 @@ A scheduler is `decide(step, measurements) -> Decision` plus `state_dict()` / `l
 a pure function of its inputs and its explicit state, so a resumed run decides exactly as an
 uninterrupted one. It sees `curriculum.signals.measurements.Measurements` and returns a
 `curriculum.records.Decision` (both leaf records); `adaptive` says whether it reads the measurements
-at all (a plan of an adaptive schedule is only nominal).
+at all (a plan of an adaptive schedule is only nominal). `nominal(total_steps)` is the plan without the
+per-step work: its decisions with no measurements as segments of steps (`schedulers.plan`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from curriculum.errors import UserError
 from curriculum.records import Decision, TaskKind
 from curriculum.signals.measurements import Measurements
+from schedulers.plan import Segment, mix_segments
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,11 @@ class Scheduler(Protocol):
     adaptive: bool  # decides from measurements (False: its plan is exactly what it will do)
 
     def decide(self, step: int, measurements: Measurements) -> Decision: ...
+
+    def nominal(self, total_steps: int) -> list[Segment]:
+        """The decisions of steps 0..total_steps-1 with no measurements, as segments (`schedulers.plan`),
+        made by a fresh scheduler without changing it."""
+        ...
 
     def state_dict(self) -> dict: ...
 
@@ -129,6 +137,28 @@ class BatchMix:
     def rl(self, weights: dict[str, float] | None = None) -> dict[str, int]:
         """`rl_batch` prompts by task weight, or by `weights` (e.g. a policy's shares)."""
         return self.rl_mixer.split(self.rl_batch, self.rl_weights if weights is None else weights)
+
+    def segments(
+        self,
+        mus: list[float],
+        stage_at: Callable[[int], str],
+        sft_weighting: str = "none",
+        rl_weights: dict[str, float] | None = None,
+        task_mu: dict[str, float] | None = None,
+        sft_weights: dict[str, float] | None = None,
+    ) -> list[Segment]:
+        """The plan of `rows` at these mu per step (`schedulers.plan.mix_segments`), by task weight or by
+        the given weights."""
+        return mix_segments(
+            mus,
+            stage_at,
+            self.sft_batch,
+            self.rl_batch,
+            self.sft_weights if sft_weights is None else sft_weights,
+            self.rl_weights if rl_weights is None else rl_weights,
+            sft_weighting,
+            task_mu,
+        )
 
     def state_dict(self) -> dict:
         return {"sft": self.sft_mixer.state_dict(), "rl": self.rl_mixer.state_dict()}

@@ -18,6 +18,7 @@ import math
 from curriculum.records import Decision, SFTWeighting
 from curriculum.signals.measurements import Measurements
 from schedulers.base import BatchMix, MixState, TaskInfo
+from schedulers.plan import Segment
 from schedulers.registry import scheduler
 from schedulers.spec import ChordSchedule
 
@@ -52,6 +53,15 @@ class Chord(MixState):
             stage, why = "valley", f"mu at valley {mu:.3f}"
         sft, rl = self.mix.rows(mu)
         return Decision(step, stage, mu, sft, rl, self.sft_weighting, why)
+
+    def nominal(self, total_steps: int) -> list[Segment]:
+        s = self.spec
+        mus = [chord_mu(t, s.warmup_steps, s.decay_steps, s.peak, s.valley) for t in range(total_steps)]
+
+        def stage_at(t: int) -> str:
+            return "warmup" if t < s.warmup_steps else "decay" if t < s.warmup_steps + s.decay_steps else "valley"
+
+        return self.mix.segments(mus, stage_at, self.sft_weighting)
 
 
 @scheduler("chord")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from curriculum.records import Decision, SFTWeighting
 from curriculum.signals.measurements import Measurements
 from schedulers.base import BatchMix, MixState, TaskInfo
+from schedulers.plan import Segment
 from schedulers.registry import scheduler
 from schedulers.spec import ConstantSchedule
 
@@ -20,6 +21,9 @@ class Constant(MixState):
     def decide(self, step: int, measurements: Measurements) -> Decision:
         sft, rl = self.mix.rows(self.mu)
         return Decision(step, "constant", self.mu, sft, rl, self.sft_weighting, f"constant mu {self.mu:g}")
+
+    def nominal(self, total_steps: int) -> list[Segment]:
+        return self.mix.segments([self.mu] * total_steps, lambda t: "constant", self.sft_weighting)
 
 
 @scheduler("constant")

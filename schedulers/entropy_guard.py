@@ -35,6 +35,7 @@ from __future__ import annotations
 from curriculum.records import Decision
 from curriculum.signals.measurements import Measurements
 from schedulers.base import BatchMix, TaskInfo, summary_mu
+from schedulers.plan import Segment
 from schedulers.registry import scheduler
 from schedulers.spec import EntropyGuardSchedule
 
@@ -133,6 +134,14 @@ class EntropyGuard:
         mu = summary_mu(task_mu, sft, rl)
         why = "; ".join(events) if events else "no new eval" + self._holding(task_mu)
         return Decision(step, "guard", mu, sft, rl, "none", f"{why}; mean mu {mu:.2f}", task_mu=task_mu)
+
+    def nominal(self, total_steps: int) -> list[Segment]:
+        """No evaluations: no boosts or raises, every task at mu, at every step."""
+        task_mu = self.task_mu()
+        sft = {t: w for t, w in self.mix.sft_weights.items() if task_mu[t] > 0}
+        rl = self.rl_shares(task_mu)
+        mu = summary_mu(task_mu, sft, rl)
+        return self.mix.segments([mu] * total_steps, lambda t: "guard", "none", rl, task_mu, sft)
 
     def _holding(self, task_mu: dict[str, float]) -> str:
         held = [f"{t} RL weight x{self.spec.boost**k:g}" for t, k in self.boosts.items() if k > 0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from curriculum.records import Decision
 from curriculum.signals.measurements import Measurements
 from schedulers.base import BatchMix, MixState, SchedulerError, TaskInfo
+from schedulers.plan import Segment
 from schedulers.registry import scheduler
 from schedulers.spec import GateSchedule
 
@@ -36,6 +37,9 @@ class Gate(MixState):
         sft, rl = self.mix.rows(s.mu)
         why = f"mu {s.mu:g}; a prompt whose rewards are all <= {s.gate_below:g} trains on its demonstration"
         return Decision(step, "gate", s.mu, sft, rl, "none", why, gate_below=s.gate_below)
+
+    def nominal(self, total_steps: int) -> list[Segment]:
+        return self.mix.segments([self.spec.mu] * total_steps, lambda t: "gate")
 
 
 @scheduler("gate")

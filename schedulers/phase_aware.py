@@ -25,6 +25,7 @@ from curriculum.signals.measurements import Measurements
 from curriculum.signals.phases import detect_phases
 from schedulers.base import BatchMix, TaskInfo, summary_mu
 from schedulers.chord import chord_mu
+from schedulers.plan import Segment
 from schedulers.registry import scheduler
 from schedulers.spec import PhaseAwareSchedule
 
@@ -74,6 +75,14 @@ class PhaseAware:
         stage = "decay" if decaying else "valley" if at_valley else "peak"
         why = "; ".join(notes) + f"; mean mu {mu:.2f}"
         return Decision(step, stage, mu, sft, rl, s.sft_weighting, why, task_mu=task_mu)
+
+    def nominal(self, total_steps: int) -> list[Segment]:
+        """No evaluations, so no overfitting: every task with demonstrations at peak, at every step."""
+        task_mu = {t.id: self.spec.peak if t.has_sft else 0.0 for t in self.tasks}
+        sft = {t: w for t, w in self.mix.sft_weights.items() if task_mu[t] > 0}
+        rl = self.mix.rl_weights_for(task_mu)
+        mu = summary_mu(task_mu, sft, rl)
+        return self.mix.segments([mu] * total_steps, lambda t: "peak", self.spec.sft_weighting, rl, task_mu, sft)
 
     def state_dict(self) -> dict:
         return {"mix": self.mix.state_dict(), "detected": dict(self.detected)}

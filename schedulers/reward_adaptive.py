@@ -20,6 +20,7 @@ from __future__ import annotations
 from curriculum.records import Decision
 from curriculum.signals.measurements import Measurements
 from schedulers.base import BatchMix, MixState, TaskInfo, summary_mu
+from schedulers.plan import Segment
 from schedulers.registry import scheduler
 from schedulers.spec import RewardAdaptiveSchedule
 
@@ -57,6 +58,13 @@ class RewardAdaptive(MixState):
         mu = summary_mu(task_mu, sft, rl)
         why = f"mu_t = clip({self.spec.tau:g} - reward, 0, 1): " + ", ".join(notes) + f"; mean {mu:.2f}"
         return Decision(step, "adaptive", mu, sft, rl, self.spec.sft_weighting, why, task_mu=task_mu)
+
+    def nominal(self, total_steps: int) -> list[Segment]:
+        """No rewards yet: every task at initial_mu (0 without demonstrations), at every step."""
+        task_mu, _ = self.task_mu(Measurements())
+        sft = {t: w for t, w in self.mix.sft_weights.items() if task_mu[t] > 0}
+        mu = summary_mu(task_mu, sft, self.mix.rl_weights)
+        return self.mix.segments([mu] * total_steps, lambda t: "adaptive", self.spec.sft_weighting, None, task_mu, sft)
 
 
 @scheduler("reward_adaptive")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from curriculum.records import Decision
 from curriculum.signals.measurements import Measurements
 from schedulers.base import BatchMix, MixState, TaskInfo
+from schedulers.plan import Segment
 from schedulers.registry import scheduler
 from schedulers.spec import SequentialSchedule
 
@@ -58,6 +59,11 @@ class Sequential(MixState):
             return Decision(step, "sft", 1.0, self.mix.sft(), {}, "none", why)
         why = f"RL stage: step {step} >= sft_steps {self.sft_steps}"
         return Decision(step, "rl", 0.0, {}, self.mix.rl(), "none", why)
+
+    def nominal(self, total_steps: int) -> list[Segment]:
+        """SFT for sft_steps steps, then RL (with `switch: best` too: no evaluation stalls a plan)."""
+        n = min(self.sft_steps, total_steps)
+        return self.mix.segments([1.0] * n + [0.0] * (total_steps - n), lambda t: "sft" if t < n else "rl")
 
     def _decide_best(self, step: int, measurements: Measurements) -> Decision:
         if self.switched_at is not None:

@@ -26,6 +26,7 @@ from curriculum.records import Decision
 from curriculum.signals.measurements import Measurements
 from curriculum.signals.ordering import fallback_order
 from schedulers.base import Scheduler, SchedulerError, TaskInfo
+from schedulers.plan import Segment
 from schedulers.registry import Builder
 from schedulers.spec import ScheduleSpec
 
@@ -103,6 +104,16 @@ class Staged:
         d = self.inner.decide(local, measurements)
         why = f"stage {k + 1}/{len(self.order)} {task} ({d.stage}): {d.why}"
         return replace(d, step=step, stage=task, why=why)
+
+    def nominal(self, total_steps: int) -> list[Segment]:
+        """Each stage's policy's own plan, one task per stage, in the current order (the fallback order
+        until a bwt_order probe has run)."""
+        out, start = [], 0
+        for task, n in zip(self.order, self.lengths):
+            inner = self.build_inner(self.inner_spec, [self.tasks[task]], n)
+            out += [s.shifted(start, task) for s in inner.nominal(n)]
+            start += n
+        return out
 
     def state_dict(self) -> dict:
         return {

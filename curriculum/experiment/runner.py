@@ -40,7 +40,8 @@ from curriculum.run.display import Display
 from curriculum.run.loop import train
 from curriculum.run.resume import resume_changes
 from curriculum.run.rundir import RunDir
-from curriculum.run.setup import data_fingerprint, load_tasks, make_scheduler, plan_cost_of, plan_decisions
+from curriculum.run.setup import data_fingerprint, load_tasks, make_scheduler, plan_cost_of, plan_segments
+from schedulers.plan import clip
 from trainer.checkpoint import checkpoint_dirs
 
 MATCH_ROUNDS = 3  # rounds of steps <- steps x C / cost(steps) for a fixed arm under --match compute
@@ -171,12 +172,13 @@ def _adaptive(catalog: Catalog, tasks: list) -> bool:
 def _cost(catalog: Catalog, tasks: list, path: Path) -> float:
     """The estimated training FLOPs of a catalog's plan, with a `bwt_order` probe's bursts estimated as
     probe_steps x tasks steps at the plan's mean cost per step over its first probe_steps steps."""
-    decisions, _ = plan_decisions(catalog, tasks)
-    cost = plan_cost_of(catalog, tasks, decisions, path.resolve().parent)["expected"]["training_flops"]
+    segments, _ = plan_segments(catalog, tasks)
+    cost = plan_cost_of(catalog, tasks, segments, path.resolve().parent)["expected"]["training_flops"]
     order = catalog.schedule.order
     if order is not None and order.kind == "bwt_order" and order.probe_steps:
-        head = decisions[: order.probe_steps]
-        per_step = plan_cost_of(catalog, tasks, head, path.resolve().parent)["expected"]["training_flops"] / len(head)
+        head = clip(segments, 0, order.probe_steps - 1)
+        per_step = plan_cost_of(catalog, tasks, head, path.resolve().parent)["expected"]["training_flops"]
+        per_step /= sum(s.steps for s in head)
         cost += per_step * order.probe_steps * len(tasks)
     return float(cost)
 

@@ -1,82 +1,101 @@
-"""A schedule before training, as data: its stages, mu over steps, and each task's SFT and RL totals.
+"""A schedule before training, as data: its stages (with each task's share of their rows), mu over steps,
+each task's SFT and RL totals and prerequisites, and what it costs.
 
-`curriculum plan` builds the decisions the way the run will (`curriculum.run.setup.plan_decisions`) and
-renders this (`curriculum.views.plan`). An adaptive schedule's plan is its decisions with no
-measurements: nominal, not what the run will do.
+`curriculum plan` asks the scheduler for its plan as segments (`curriculum.run.setup.plan_segments`,
+`schedulers.plan`) and renders this (`curriculum.views.plan`). The plan is `planned` for a schedule that
+reads no measurements, `nominal` for an adaptive one (its decisions with no measurements: not what the run
+will do), `simulated` under `curriculum.report.simulate`'s surrogate learning curves. Per-task totals are
+the exact shares of the rows (`schedulers.plan`): the run's whole rows are within one row per task.
 """
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 from curriculum.catalog import Catalog
-from curriculum.records import Decision
-from curriculum.signals.stages import stages
+from schedulers.plan import Segment, mu_per_step, totals
 from tasks.build import DataTask
 
 REPEATED_EPOCHS = 3  # demonstrations trained on more often than this: expect SFT overfitting
 
 
 def plan_summary(
-    catalog: Catalog, tasks: list[DataTask], decisions: list[Decision], adaptive: bool, cost: dict | None = None
+    catalog: Catalog,
+    tasks: list[DataTask],
+    segments: list[Segment],
+    adaptive: bool,
+    cost: dict | None = None,
+    mode: str | None = None,
 ) -> dict[str, Any]:
-    """The plan as data; `cost` is `curriculum.run.setup.plan_cost_of` (estimated tokens and FLOPs), if known."""
+    """The plan as data; `cost` is `curriculum.run.setup.plan_cost_of` (estimated tokens and FLOPs), if known;
+    `mode` planned / nominal (the default by `adaptive`) or simulated."""
     G = catalog.training.rollout.group_size
     order = catalog.schedule.order
     probe_steps = order.probe_steps if order is not None and order.kind == "bwt_order" else 0
     out: dict[str, Any] = {
         "name": catalog.name,
         "schedule": catalog.schedule.kind,
-        "steps": len(decisions),
+        "mode": mode or ("nominal" if adaptive else "planned"),
+        "steps": sum(s.steps for s in segments),
         "seed": catalog.seed,
         "group_size": G,
         "adaptive": adaptive,
         "order": None if order is None else order.kind,
         "probe_steps": probe_steps,
         "probe_compute_steps": probe_steps * len(tasks),
-        "mu": [d.mu for d in decisions],
+        "mu": mu_per_step(segments),
+        "stages": [_stage(name, list(group), G) for name, group in groupby(segments, key=lambda s: s.stage)],
     }
-    out["stages"] = []
-    for stage in stages((d.step, d.stage) for d in decisions):
-        group = decisions[stage.first : stage.last + 1]
-        sft = sum(d.sft_total for d in group) / len(group)
-        rl = sum(d.rl_total for d in group) / len(group)
-        out["stages"].append(
-            {
-                "name": stage.name,
-                "first": stage.first,
-                "last": stage.last,
-                "mu": (group[0].mu, group[-1].mu),
-                "sft_per_step": sft,
-                "rl_per_step": rl,
-                "rollouts_per_step": rl * G,
-                "sft_weighting": sorted({d.sft_weighting for d in group if d.sft_total}),
-            }
-        )
+    sums = totals(segments)
     rows = []
     for task in tasks:
-        sft = sum(d.sft.get(task.id, 0) for d in decisions)
-        rl = sum(d.rl.get(task.id, 0) for d in decisions)
+        sft, rl = sums.get(task.id, (0.0, 0.0))
         rows.append(
             {
                 "task": task.id,
                 "kind": task.kind,
                 "weight": task.weight,
+                "requires": list(task.requires),
                 "sft_pool": len(task.sft),
-                "sft_rows": sft,
+                "sft_rows": _count(sft),
                 "epochs": sft / len(task.sft) if task.sft else 0.0,
                 "rl_pool": len(task.rl),
-                "rl_prompts": rl,
-                "rollouts": rl * G,
+                "rl_prompts": _count(rl),
+                "rollouts": _count(rl * G),
                 "eval": len(task.eval),
             }
         )
     out["tasks"] = rows
-    out["totals"] = {
-        "sft_rows": sum(r["sft_rows"] for r in rows),
-        "rl_prompts": sum(r["rl_prompts"] for r in rows),
-        "rollouts": sum(r["rollouts"] for r in rows),
-    }
+    out["totals"] = {key: _count(sum(r[key] for r in rows)) for key in ("sft_rows", "rl_prompts", "rollouts")}
     out["cost"] = cost
     out["repeated"] = [(r["task"], r["epochs"]) for r in rows if r["epochs"] > REPEATED_EPOCHS]
     return out
+
+
+def _count(x: float) -> float:
+    """A planned count: the exact share, without float dust (10.000000000000002 -> 10.0)."""
+    return round(x, 6)
+
+
+def _stage(name: str, group: list[Segment], G: int) -> dict[str, Any]:
+    """One stage (a run of segments with its name): rows per step, mu at its ends, and each task's share of
+    its demonstrations and prompts."""
+    steps = sum(s.steps for s in group)
+    sft = sum(s.steps * s.sft for s in group)
+    rl = sum(s.steps * s.rl for s in group)
+    sums = totals(group)
+    return {
+        "name": name,
+        "first": group[0].first,
+        "last": group[-1].last,
+        "mu": (group[0].mu[0], group[-1].mu[-1]),
+        "sft_per_step": sft / steps,
+        "rl_per_step": rl / steps,
+        "rollouts_per_step": rl * G / steps,
+        "sft_weighting": sorted({s.sft_weighting for s in group if s.sft}),
+        "shares": {
+            task: {"sft": t_sft / sft if sft else 0.0, "rl": t_rl / rl if rl else 0.0}
+            for task, (t_sft, t_rl) in sums.items()
+        },
+    }

@@ -19,6 +19,8 @@ from curriculum.records import Decision
 from curriculum.signals.measurements import Measurements
 from schedulers.base import Scheduler, TaskInfo
 from schedulers.build import build_scheduler
+from schedulers.plan import Segment
+from schedulers.plan import totals as plan_totals
 from tasks.build import DataTask, TaskBuildError, build_task
 from trainer.config import eval_max_new_tokens
 from trainer.model import Formatter, model_size
@@ -57,6 +59,13 @@ def plan_decisions(catalog: Catalog, tasks: list[DataTask]) -> tuple[list[Decisi
     return decisions, scheduler.adaptive
 
 
+def plan_segments(catalog: Catalog, tasks: list[DataTask]) -> tuple[list[Segment], bool]:
+    """The schedule before training as segments of steps (`schedulers.plan`: no per-step split, so 1,000
+    tasks x 100,000 steps plan in well under a second); and whether the scheduler is adaptive."""
+    scheduler = make_scheduler(catalog, tasks)
+    return scheduler.nominal(catalog.training.steps), scheduler.adaptive
+
+
 def task_lengths(tasks: list[DataTask], fmt: Formatter, max_new_tokens: int) -> dict[str, TaskLengths]:
     """Each task's mean prompt tokens (its SFT and RL rows) and mean demonstration tokens (rows that have one;
     `max_new_tokens` for a task with none), as the model's formatter makes them: the plan's cost estimate."""
@@ -70,14 +79,15 @@ def task_lengths(tasks: list[DataTask], fmt: Formatter, max_new_tokens: int) -> 
     return out
 
 
-def plan_cost_of(catalog: Catalog, tasks: list[DataTask], decisions: list[Decision], base_dir: Path) -> dict:
-    """The estimated tokens and training FLOPs of a plan (`curriculum.compute.plan_cost`), and `truncated`: the
-    notes of `truncation_notes`."""
+def plan_cost_of(catalog: Catalog, tasks: list[DataTask], segments: list[Segment], base_dir: Path) -> dict:
+    """The estimated tokens and training FLOPs of a plan (`curriculum.compute.plan_cost` of the segments'
+    per-task totals), and `truncated`: the notes of `truncation_notes`."""
     params, fmt = model_size(catalog.model, catalog.seed, base_dir)
     rollout = catalog.training.rollout
     lengths = task_lengths(tasks, fmt, rollout.max_new_tokens)
     kl = catalog.training.grpo.kl_coef > 0
-    cost = plan_cost(decisions, lengths, params, rollout.group_size, rollout.max_new_tokens, reference=kl)
+    sums = plan_totals(segments)
+    cost = plan_cost(sums, lengths, params, rollout.group_size, rollout.max_new_tokens, reference=kl)
     cost["truncated"] = truncation_notes(fmt, tasks, catalog.training.max_seq_len)
     return cost
 

@@ -1,4 +1,6 @@
-"""Render a plan (`curriculum.report.plan.plan_summary`): stages, mu over steps, per-task SFT/RL totals."""
+"""Render a plan (`curriculum.report.plan.plan_summary`): the stages as a timeline with each task's share of
+their rows, mu over steps, per-task totals with prerequisites, the cost; and two plans side by side
+(`render_plan_diff`)."""
 
 from __future__ import annotations
 
@@ -9,17 +11,56 @@ from rich.table import Table
 
 from curriculum.views.charts import mu_chart
 
+TIMELINE_WIDTH = 24  # characters of the stage timeline bar
+SHOWN_SHARES = 4  # tasks named in a stage's share column before "+N more"
+SHOWN_TASKS = 40  # task rows shown before the rest are summed by kind (all with --all-tasks)
+MODES = {
+    "planned": "",
+    "nominal": "nominal: the adaptive schedule's decisions with no measurements",
+    "simulated": "simulated: the schedule reacting to surrogate learning curves, not to a model",
+}
 
-def render_plan(plan: dict[str, Any], console: Console) -> None:
+
+def count(x: float) -> str:
+    """A planned count: whole when it is whole (the run's rows are whole, within one row of a share)."""
+    return f"{x:,.0f}" if abs(x - round(x)) < 1e-6 else f"{x:,.1f}"
+
+
+def timeline_bar(first: int, last: int, steps: int, width: int = TIMELINE_WIDTH) -> str:
+    """Where steps first..last fall in 0..steps-1, as `width` cells: cells round(first * width / steps) up to
+    round((last + 1) * width / steps), so neighbouring stages meet without overlapping; at least one cell."""
+    lo = min(round(first * width / steps), width - 1)
+    hi = max(lo + 1, round((last + 1) * width / steps))
+    return "·" * lo + "█" * (hi - lo) + "·" * (width - hi)
+
+
+def share_text(shares: dict[str, dict[str, float]]) -> str:
+    """Each task's share of a stage's demonstrations / prompts: 'a 67/50%, b 33/50%'; equal shares once."""
+    if not shares:
+        return "-"
+    pairs = {t: (round(100 * s["sft"]), round(100 * s["rl"])) for t, s in shares.items()}
+    if len(pairs) > 1 and len(set(pairs.values())) == 1:
+        sft, rl = next(iter(pairs.values()))
+        return f"{len(pairs)} tasks, {sft}/{rl}% each"
+    ranked = sorted(pairs.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))
+    text = ", ".join(f"{t} {sft}/{rl}%" for t, (sft, rl) in ranked[:SHOWN_SHARES])
+    return text + (f", +{len(ranked) - SHOWN_SHARES} more" if len(ranked) > SHOWN_SHARES else "")
+
+
+def render_plan(plan: dict[str, Any], console: Console, all_tasks: bool = False) -> None:
+    mode = plan.get("mode", "planned")
     console.print(
-        f"[bold]plan[/] {plan['name']}: schedule [bold]{plan['schedule']}[/], {plan['steps']} steps, "
-        f"seed {plan['seed']}, G = {plan['group_size']} rollouts per prompt"
+        f"[bold]plan[/] {plan['name']}: schedule [bold]{plan['schedule']}[/] ([bold]{mode}[/]), {plan['steps']:,} "
+        f"steps, seed {plan['seed']}, G = {plan['group_size']} rollouts per prompt"
     )
-    if plan["adaptive"]:
+    if mode == "nominal":
         console.print(
             f"[dim]{plan['schedule']} decides from what the run measures: this plan is its decisions with no "
-            "measurements; the run's decisions (decisions.parquet) follow its evals and rewards[/]"
+            "measurements (nominal); the run's decisions (decisions.parquet) follow its evals and rewards; "
+            "--simulate shows it reacting to surrogate learning curves[/]"
         )
+    elif mode == "simulated":
+        console.print(f"[dim]{plan.get('simulation', MODES['simulated'])}[/]")
     if plan["order"] is not None:
         note = f"task stages ({plan['order']})"
         if plan["probe_steps"]:
@@ -28,55 +69,92 @@ def render_plan(plan: dict[str, Any], console: Console) -> None:
                 f"{plan['probe_steps']} steps per task ({plan['probe_compute_steps']} steps of compute)"
             )
         console.print(note)
-
-    table = Table(title="stages (SFT demonstrations, RL prompts and rollouts per step)", title_justify="left")
-    for col in ("stage", "steps", "mu", "SFT", "RL", "rollouts", "SFT weights"):
-        left = col in ("stage", "SFT weights")
-        table.add_column(col, justify="left" if left else "right", no_wrap=True)
-    for s in plan["stages"]:
-        first, last = s["mu"]
-        mu = f"{first:.3f}" if first == last else f"{first:.3f} → {last:.3f}"
-        weighting = ", ".join(s["sft_weighting"] or ["-"])
-        table.add_row(
-            s["name"],
-            f"{s['first']}-{s['last']}",
-            mu,
-            f"{s['sft_per_step']:g}",
-            f"{s['rl_per_step']:g}",
-            f"{s['rollouts_per_step']:g}",
-            weighting,
-        )
-    console.print(table)
-
-    console.print("mu over steps")
+    console.print(f"timeline: steps 0 → {plan['steps'] - 1}")
+    for line in timeline(plan, min(console.width, 100)):
+        console.print(line, highlight=False)
+    console.print(stage_table(plan))
+    console.print("mu over steps" + (f" ({mode})" if mode != "planned" else ""))
     for line in mu_chart(plan["mu"]):
         console.print(line, highlight=False)
+    console.print(task_table(plan, all_tasks))
+    _cost(plan.get("cost"), console)
+    if plan["repeated"]:
+        shown = plan["repeated"][:SHOWN_SHARES]
+        repeated = ", ".join(f"{task} {epochs:.1f}x" for task, epochs in shown)
+        more = len(plan["repeated"]) - len(shown)
+        repeated += f" and {more} more" if more else ""
+        console.print(f"[yellow]note:[/] demonstrations are trained on many times ({repeated}): expect SFT overfitting")
 
-    table = Table(title="tasks", title_justify="left")
-    columns = ("task", "kind", "weight", "SFT pool", "SFT rows", "epochs", "RL pool", "RL prompts", "rollouts", "eval")
-    for col in columns:
-        left = col in ("task", "kind")
-        table.add_column(col, justify="left" if left else "right", no_wrap=left)
-    for t in plan["tasks"]:
-        table.add_row(
-            t["task"],
-            t["kind"],
-            f"{t['weight']:g}",
-            str(t["sft_pool"]),
-            str(t["sft_rows"]),
-            f"{t['epochs']:.1f}",
-            str(t["rl_pool"]),
-            str(t["rl_prompts"]),
-            str(t["rollouts"]),
-            str(t["eval"]),
-        )
-    table.add_section()
-    totals = plan["totals"]
-    table.add_row(
-        "total", "", "", "", str(totals["sft_rows"]), "", "", str(totals["rl_prompts"]), str(totals["rollouts"]), ""
+
+def timeline(plan: dict[str, Any], width: int) -> list[str]:
+    """The stages as bars over the run's steps, one line each, `width` characters wide in all."""
+    names = max(len(s["name"]) for s in plan["stages"])
+    spans = [f"{s['first']}-{s['last']}" for s in plan["stages"]]
+    bar = max(8, min(64, width - names - max(map(len, spans)) - 3))
+    return [
+        f"{s['name']:<{names}} {timeline_bar(s['first'], s['last'], plan['steps'], bar)} {span}"
+        for s, span in zip(plan["stages"], spans)
+    ]
+
+
+def stage_table(plan: dict[str, Any]) -> Table:
+    table = Table(
+        title="stages: rows per step, each task's share of the stage's demonstrations/prompts (SFT/RL)",
+        title_justify="left",
     )
-    console.print(table)
-    cost = plan.get("cost")
+    weighted = any(w != "none" for s in plan["stages"] for w in s["sft_weighting"])
+    columns = ["stage", "steps", "mu", "SFT", "RL", "rollouts"] + (["SFT weights"] if weighted else []) + ["shares"]
+    for col in columns:
+        left = col in ("stage", "SFT weights", "shares")
+        table.add_column(col, justify="left" if left else "right", no_wrap=col != "shares")
+    for s in plan["stages"]:
+        first, last = s["mu"]
+        mu = f"{first:.3f}" if abs(first - last) < 5e-4 else f"{first:.3f} → {last:.3f}"
+        cells = [s["name"], f"{s['first']}-{s['last']}", mu]
+        cells += [f"{s['sft_per_step']:g}", f"{s['rl_per_step']:g}", f"{s['rollouts_per_step']:g}"]
+        cells += [", ".join(s["sft_weighting"] or ["-"])] if weighted else []
+        table.add_row(*cells, share_text(s.get("shares", {})))
+    return table
+
+
+def task_table(plan: dict[str, Any], all_tasks: bool = False) -> Table:
+    rows = plan["tasks"]
+    requires = any(t.get("requires") for t in rows)
+    table = Table(title="tasks", title_justify="left")
+    columns = ["task", "kind", "weight"] + (["requires"] if requires else [])
+    columns += ["SFT pool", "SFT rows", "epochs", "RL pool", "RL prompts", "rollouts", "eval"]
+    for col in columns:
+        left = col in ("task", "kind", "requires")
+        table.add_column(col, justify="left" if left else "right", no_wrap=left)
+
+    def add(name: str, kind: str, weight: str, req: str, sft_pool: str, t: dict, epochs: str, rl_pool: str, ev: str):
+        cells = [name, kind, weight] + ([req] if requires else [])
+        cells += [sft_pool, count(t["sft_rows"]), epochs, rl_pool, count(t["rl_prompts"]), count(t["rollouts"]), ev]
+        table.add_row(*cells)
+
+    shown = rows if all_tasks else rows[:SHOWN_TASKS]
+    for t in shown:
+        add(t["task"], t["kind"], f"{t['weight']:g}", ", ".join(t.get("requires", [])) or "-", str(t["sft_pool"]), t,
+            f"{t['epochs']:.1f}", str(t["rl_pool"]), str(t["eval"]))  # fmt: skip
+    if len(shown) < len(rows):
+        table.add_section()
+        rest = rows[len(shown) :]
+        add(f"... {len(rest)} more", "(--all-tasks)", "", "", "", _sum(rest), "", "", "")
+    kinds = sorted({t["kind"] for t in rows})
+    table.add_section()
+    if len(kinds) > 1:
+        for kind in kinds:
+            of_kind = [t for t in rows if t["kind"] == kind]
+            add(f"{kind} ({len(of_kind)})", kind, "", "", "", _sum(of_kind), "", "", "")
+    add("total", "", "", "", "", plan["totals"], "", "", "")
+    return table
+
+
+def _sum(rows: list[dict]) -> dict[str, float]:
+    return {key: sum(r[key] for r in rows) for key in ("sft_rows", "rl_prompts", "rollouts")}
+
+
+def _cost(cost: dict | None, console: Console) -> None:
     if cost:
         e, u = cost["expected"], cost["upper"]
         full = u["generated_tokens"]
@@ -94,6 +172,3 @@ def render_plan(plan: dict[str, Any], console: Console) -> None:
         )
     for note in (cost or {}).get("truncated", []):
         console.print(f"[yellow]note:[/] {note}", highlight=False)
-    if plan["repeated"]:
-        repeated = ", ".join(f"{task} {epochs:.1f}x" for task, epochs in plan["repeated"])
-        console.print(f"[yellow]note:[/] demonstrations are trained on many times ({repeated}): expect SFT overfitting")

@@ -8,7 +8,7 @@ from helpers import TINY
 
 from curriculum.catalog import load_catalog
 from curriculum.compute import Ledger, TaskLengths, plan_cost, training_flops
-from curriculum.records import Decision, EvalRecord
+from curriculum.records import EvalRecord
 from curriculum.run.loop import train
 from curriculum.run.setup import load_tasks, make_scheduler
 from curriculum.run.stream import Stream
@@ -41,8 +41,8 @@ def test_ledger_from_rows_and_probe_by_hand():
 
 def test_plan_cost_by_hand():
     lengths = {"a": TaskLengths(prompt=10, completion=6), "b": TaskLengths(prompt=4, completion=30)}
-    decisions = [Decision(0, "all", 1.0, {"a": 2}, {}), Decision(1, "all", 0.5, {"a": 1}, {"a": 1, "b": 2})]
-    cost = plan_cost(decisions, lengths, params=10, group_size=4, max_new_tokens=20)
+    # two steps: {a: 2 demonstrations}, then {a: 1 demonstration; a: 1 prompt, b: 2 prompts}
+    cost = plan_cost({"a": (3, 1), "b": (0, 2)}, lengths, params=10, group_size=4, max_new_tokens=20)
     # SFT: 3 rows of a: 3 * (10 + 6) = 48
     # RL: a 1 prompt x 4 = 4 rollouts; b 2 x 4 = 8; prefill 4*10 + 8*4 = 72
     # expected generated: 4 * min(6, 20) + 8 * min(30, 20) = 24 + 160 = 184; upper: 12 * 20 = 240
@@ -123,7 +123,7 @@ def test_max_seq_len_cuts_demonstrations_and_says_so(tmp_path):
     """training.max_seq_len 14: every SFT row trains at most 14 tokens (prompt whole, completion cut at its end),
     the run's count is the sum of the cut rows, and the run and the plan say which task loses what."""
     from curriculum.run.display import Silent
-    from curriculum.run.setup import plan_cost_of, plan_decisions, truncation_notes
+    from curriculum.run.setup import plan_cost_of, plan_segments, truncation_notes
     from trainer.model import load_model
     from trainer.step import fit
 
@@ -148,5 +148,5 @@ def test_max_seq_len_cuts_demonstrations_and_says_so(tmp_path):
     notes = truncation_notes(fmt, tasks, 14)
     assert notes and all(n in lines for n in notes)
     assert notes[0].startswith("task sort: ") and "longer than training.max_seq_len (14 tokens)" in notes[0]
-    assert plan_cost_of(catalog, tasks, plan_decisions(catalog, tasks)[0], TINY.parent)["truncated"] == notes
+    assert plan_cost_of(catalog, tasks, plan_segments(catalog, tasks)[0], TINY.parent)["truncated"] == notes
     assert truncation_notes(fmt, tasks, 10_000) == [] and truncation_notes(fmt, tasks, None) == []

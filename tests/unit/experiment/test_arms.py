@@ -8,7 +8,7 @@ from helpers import TINY
 from curriculum.catalog import CatalogInvalid, load_catalog
 from curriculum.catalog.experiment import BUILTIN_ARMS, arm_overrides
 from curriculum.experiment.runner import ExperimentError, plan_experiment
-from curriculum.run.setup import load_tasks, plan_cost_of, plan_decisions
+from curriculum.run.setup import load_tasks, plan_cost_of, plan_segments
 
 
 def _data():
@@ -102,12 +102,12 @@ def test_match_compute_scales_fixed_arms_to_the_baselines_estimated_cost(tmp_pat
 
     def estimated(arm: str) -> float:
         catalog = load_catalog(TINY, plan.runs[[r.arm for r in plan.runs].index(arm)].overrides)
-        decisions, _ = plan_decisions(catalog, tasks)
-        return plan_cost_of(catalog, tasks, decisions, TINY.parent)["expected"]["training_flops"]
+        segments, _ = plan_segments(catalog, tasks)
+        return plan_cost_of(catalog, tasks, segments, TINY.parent)["expected"]["training_flops"]
 
     baseline = load_catalog(TINY, ["training.steps=12", *plan.arm_overrides["sft-then-rl"]])
-    decisions, _ = plan_decisions(baseline, tasks)
-    assert plan.budget == plan_cost_of(baseline, tasks, decisions, TINY.parent)["expected"]["training_flops"]
+    segments, _ = plan_segments(baseline, tasks)
+    assert plan.budget == plan_cost_of(baseline, tasks, segments, TINY.parent)["expected"]["training_flops"]
     # SFT-only steps cost less than the baseline's RL half: more of them; RL-only steps cost more: fewer
     assert plan.arm_steps["sft-only"] > 12 > plan.arm_steps["rl-only"]
     for arm in ("sft-only", "rl-only"):  # within one step's cost of the budget

@@ -6,14 +6,14 @@ from helpers import TINY
 from curriculum.catalog import load_catalog
 from curriculum.cli import main
 from curriculum.report.plan import plan_summary
-from curriculum.run.setup import load_tasks, plan_decisions
+from curriculum.run.setup import load_tasks, plan_segments
 
 
 def _plan(*overrides: str) -> dict:
     catalog = load_catalog(TINY, list(overrides))
     tasks = load_tasks(catalog, TINY.parent)
-    decisions, adaptive = plan_decisions(catalog, tasks)
-    return plan_summary(catalog, tasks, decisions, adaptive)
+    segments, adaptive = plan_segments(catalog, tasks)
+    return plan_summary(catalog, tasks, segments, adaptive)
 
 
 def test_plan_of_the_tiny_catalog_by_hand():
@@ -54,13 +54,65 @@ def test_plan_says_when_it_is_nominal_and_what_the_probe_costs():
 def test_plan_command_renders_the_plan(capsys):
     assert main(["plan", str(TINY), "schedule.kind=reward_adaptive"]) == 0
     out = capsys.readouterr().out
-    assert "plan tiny: schedule reward_adaptive, 6 steps, seed 3, G = 2 rollouts per prompt" in out
+    assert "plan tiny: schedule reward_adaptive (nominal), 6 steps, seed 3, G = 2 rollouts per prompt" in out
     assert "decides from what the run measures" in out
-    assert "mu over steps" in out and "total" in out
+    assert "mu over steps (nominal)" in out and "total" in out
     assert main(["plan", str(TINY)]) == 0
     out = capsys.readouterr().out
-    assert "decides from what the run measures" not in out
+    assert "plan tiny: schedule chord (planned)" in out and "decides from what the run measures" not in out
     assert "0.800 → 0.275" in out  # the decay stage's mu
+
+
+def _rendered(plan: dict, all_tasks: bool = False) -> list[str]:
+    from rich.console import Console
+
+    from curriculum.views.plan import render_plan
+
+    console = Console(record=True, width=200)
+    render_plan(plan, console, all_tasks=all_tasks)
+    return [" ".join(line.replace("│", " ").split()) for line in console.export_text().splitlines()]
+
+
+def test_plan_view_shows_the_timeline_shares_prerequisites_and_totals():
+    """The tiny chord plan: warmup (step 0, RL only), decay 1-3, valley 4-5; sort 1 : word 0.5 share each part
+    2 : 1 (67% / 33%); a 6-step timeline of 24 cells gives each step 4 cells."""
+    plan = _plan("tasks[1].requires=[sort]")
+    lines = _rendered(plan)
+    # a bar of 100 - 6 (names) - 3 (spans) - 3 = 88 cells, capped at 64: the stages end at cells
+    # round(64 x 1/6) = 11, round(64 x 4/6) = 43 and 64
+    assert "warmup " + "█" * 11 + "·" * 53 + " 0-0" in lines
+    assert "decay " + "·" * 11 + "█" * 32 + "·" * 21 + " 1-3" in lines
+    assert "valley " + "·" * 43 + "█" * 21 + " 4-5" in lines
+    assert "warmup 0-0 0.000 0 3 6 sort 0/67%, word 0/33%" in lines
+    assert "decay 1-3 0.800 → 0.275 3 3 6 sort 67/67%, word 33/33%" in lines
+    assert "valley 4-5 0.100 3 3 6 sort 67/67%, word 33/33%" in lines
+    # per task: weight, prerequisites, pools, rows (hand-computed in the test above), eval prompts
+    assert "sort structured 1 - 8 10 1.2 64 12 24 6" in lines
+    assert "word creative 0.5 sort 8 5 0.6 64 6 12 6" in lines
+    assert "creative (1) creative 5 6 12" in lines and "structured (1) structured 10 12 24" in lines
+    assert "total 15 18 36" in lines
+
+
+def test_plan_view_of_many_tasks_sums_the_rest_by_kind():
+    """40 tasks listed, the other 960 summed on one row (all with --all-tasks); equal shares said once."""
+    from curriculum.bench.plan import synthetic_tasks
+    from schedulers.base import TaskInfo
+    from schedulers.build import build_scheduler
+
+    catalog = load_catalog(TINY, ["schedule.kind=constant", "schedule.mu=0.5"])
+    tasks = synthetic_tasks(1000)
+    for t in tasks:
+        t.weight = 1.0
+    infos = [TaskInfo(t.id, t.kind, t.weight) for t in tasks]
+    segments = build_scheduler(catalog.schedule, infos, 6).nominal(6)
+    plan = plan_summary(catalog, tasks, segments, False)  # 6 steps x 3 rows over 1000 tasks: 0.018 each
+    lines = _rendered(plan)
+    assert "constant 0-5 0.500 3 3 6 1000 tasks, 0/0% each" in lines
+    assert sum(line.startswith("t0") for line in lines) == 40
+    # the other 960 tasks: 960 x 0.018 = 17.3 demonstrations and prompts, 34.6 rollouts
+    assert "... 960 more (--all-tasks) 17.3 17.3 34.6" in lines
+    assert "total 18 18 36" in lines  # 6 steps x 3 rows
+    assert sum(line.startswith("t0") for line in _rendered(plan, all_tasks=True)) == 1000
 
 
 def test_plan_json_is_the_plan_as_data(capsys):
