@@ -3,8 +3,8 @@
 `build_report(paths)` reads each run folder (README, "The run directory") and returns
 `{"runs": [one dict per run], "overlap": [...]}` of lists, dicts, strings and floats (None = not
 measured), so `curriculum inspect --json` prints it as is and tests check it directly. Modules: `load`
-(a run folder as rows), `sections` (accuracy, entropy, KL, phases, order), `sparsity` (loads models),
-`summary` (first against last evaluation), `plan` (a schedule before training).
+(a run folder as rows), `sections` (per task, accuracy, entropy, KL, phases, order, mix), `sparsity` (loads
+models), `summary` (first against last evaluation), `plan` (a schedule before training).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from curriculum.report.sections import (
     kl_section,
     mix_section,
     order_section,
+    per_task_section,
     phases_section,
 )
 
@@ -43,6 +44,7 @@ def run_report(run: dict, window: int = WINDOW) -> dict[str, Any]:
         "seed": catalog.get("seed"),
         "tasks": [{"id": t, "kind": k} for t, k in kinds.items()],
         "stages": stages,
+        "per_task": per_task_section(kinds, evals),
         "accuracy": accuracy,
         "entropy": entropy_section(kinds, evals, window),
         "kl": kl_section(kinds, evals),

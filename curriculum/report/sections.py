@@ -4,6 +4,9 @@ says why in a one-line "note". Sparsity, which loads models, is in `curriculum.r
 
 Sections of one run:
 
+0. per_task: each task at a glance, from evals.parquet: its base score (the eval at step 0), best score and
+   the step of the first eval that reached it, final score (the last eval); entropy and `unique` (answer
+   diversity) first -> last, KL to the base at the last eval; and the mean of each over the tasks of each kind.
 1. accuracy: R[stage, task] from the evals at step 0 (the base model) and at each stage end
    (`curriculum.signals.transfer`). A stage is a run of consecutive steps with one `stage` name in
    decisions.parquet; it ends at its last step + 1. ACC is the mean of the last row. A task-ordered
@@ -141,6 +144,39 @@ def _by_kind(rows: list[dict], fields: list[str]) -> list[dict[str, Any]]:
         group = [r for r in rows if r["kind"] == kind]
         out.append({"kind": kind, "tasks": len(group), **{f: mean([r[f] for r in group]) for f in fields}})
     return out
+
+
+def per_task_section(kinds: dict[str, str], evals: list[dict]) -> dict[str, Any]:
+    """Base, best and final score, entropy, diversity and KL of each task, and their means per kind (module
+    docstring, 0)."""
+    rows = []
+    for task, kind in kinds.items():
+        scores = series(evals, eval_column(task, "score"))
+        best_step, best = max(scores, key=lambda p: p[1]) if scores else (None, None)  # max: the first of ties
+        entropy = _start_end(evals, eval_column(task, "entropy"))
+        unique = _start_end(evals, eval_column(task, "unique"))
+        rows.append(
+            {
+                "task": task,
+                "kind": kind,
+                "base": scores[0][1] if scores and scores[0][0] == 0 else None,
+                "best": best,
+                "best_step": best_step,
+                "final": scores[-1][1] if scores else None,
+                "entropy_start": entropy[0],
+                "entropy_end": entropy[1],
+                "unique_start": unique[0],
+                "unique_end": unique[1],
+                "kl_end": _start_end(evals, eval_column(task, "kl_base"))[1],
+            }
+        )
+    fields = [k for k in rows[0] if k not in ("task", "kind", "best_step")] if rows else []
+    return {
+        "first_step": int(evals[0][STEP]),
+        "last_step": int(evals[-1][STEP]),
+        "tasks": rows,
+        "kinds": _by_kind(rows, fields),
+    }
 
 
 def entropy_section(kinds: dict[str, str], evals: list[dict], window: int = WINDOW) -> dict[str, Any]:

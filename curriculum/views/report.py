@@ -1,8 +1,10 @@
-"""Render a report (`curriculum.report.build_report`): the accuracy matrix R with ACC, BWT, FWT (both
-normalizations), forgetting and intransigence; entropy and diversity per task and per task kind; KL to
-the base model; update sparsity in float32 and bfloat16 (and, for runs from one base, the overlap of
-their changed parameters); the phase of each task's score curve; the bwt_order probe against what the
-run realized."""
+"""Render a report (`curriculum.report.build_report`), what `curriculum inspect` prints: each task's base, best
+and final score, entropy and answer diversity first -> last and KL to the base model, with means per task kind;
+the accuracy matrix R with ACC, BWT, FWT (both normalizations), forgetting and intransigence;
+the entropy trend (and planning / execution entropy when logged); update sparsity in float32 and bfloat16 (and,
+for runs from one base, the overlap of their changed parameters); each task's score curve and its phases; the
+bwt_order probe against what the run realized; planned vs actual mix. The KL section's first value (0 at the
+base) is in the JSON only."""
 
 from __future__ import annotations
 
@@ -50,15 +52,15 @@ def render_run(r: dict, console: Console) -> None:
     model = r.get("model") or {}
     seconds = f", {r['seconds']:g} s" if isinstance(r.get("seconds"), (int, float)) else ""
     console.print(
-        f"[bold]report[/] {escape(str(r.get('name')))}: {escape(r['run'])}\n"
+        f"[bold]run[/] {escape(str(r.get('name')))}: {escape(r['run'])}\n"
         f"schedule {r.get('schedule') or '-'}, model {escape(str(model.get('name', '-')))}, "
         f"seed {r.get('seed')}, status {r.get('status') or '-'}{seconds}"
     )
     if r["stages"]:
         console.print("stages: " + ", ".join(f"{s['name']} {s['first']}-{s['last']}" for s in r["stages"]))
+    render_per_task(r["per_task"], console)
     render_accuracy(r["accuracy"], console)
-    render_entropy(r["entropy"], console)
-    render_kl(r["kl"], console)
+    render_entropy_trend(r["entropy"], console)
     render_sparsity(r["sparsity"], console)
     render_phases(r["phases"], console)
     if r["order"] is not None:
@@ -66,6 +68,26 @@ def render_run(r: dict, console: Console) -> None:
     if r.get("mix"):
         render_mix(r["mix"], console)
     console.print()
+
+
+def render_per_task(p: dict, console: Console) -> None:
+    """Each task's score base, best (at its step) and final, entropy and unique first -> last, KL to base at the
+    last eval; the means per kind below."""
+    columns = ["task", "kind", "base", "best @step", "final", "entropy", "unique", "KL"]
+    steps = f"step {p['first_step']} -> {p['last_step']}"
+    table = _table(f"per task: score, entropy (nats), unique, KL to base (last), {steps}", columns, left=2)
+
+    def cells(row: dict) -> list[str]:
+        best = _f(row["best"]) + (f" @{row['best_step']}" if row.get("best_step") is not None else "")
+        entropy, unique = (_change(row[f"{m}_start"], row[f"{m}_end"]) for m in ("entropy", "unique"))
+        return [_f(row["base"]), best, _f(row["final"]), entropy, unique, _f(row["kl_end"], ".4f")]
+
+    for row in p["tasks"]:
+        table.add_row(row["task"], row["kind"], *cells(row))
+    table.add_section()
+    for row in p["kinds"]:
+        table.add_row(f"mean ({row['tasks']})", row["kind"], *cells(row))
+    console.print(table)
 
 
 def render_accuracy(a: dict, console: Console) -> None:
@@ -96,20 +118,18 @@ def render_accuracy(a: dict, console: Console) -> None:
         _note(console, "accuracy matrix", a["note"])
 
 
-def render_entropy(e: dict, console: Console) -> None:
+def render_entropy_trend(e: dict, console: Console) -> None:
+    """Each task's entropy slope over the last evals, and planning and execution entropy first -> last when the
+    run logged them; the means per kind below. (Entropy and unique first -> last are in the per-task table.)"""
     if "tasks" not in e:
         _note(console, "entropy", e["note"])
         return
-    columns = ["task", "kind", "entropy", f"slope/step (last {e['window']})", "unique"]
+    columns = ["task", "kind", f"slope/step (last {e['window']})"]
     columns += ["planning entropy", "execution entropy"] if e["planning"] else []
-    table = _table(f"entropy (nats) and diversity: step {e['first_step']} -> {e['last_step']}", columns, left=2)
+    table = _table(f"entropy trend (nats): step {e['first_step']} -> {e['last_step']}", columns, left=2)
 
     def cells(row: dict) -> list[str]:
-        out = [
-            _change(row["start"], row["end"]),
-            _f(row["slope"], "+.2e"),
-            _change(row["unique_start"], row["unique_end"]),
-        ]
+        out = [_f(row["slope"], "+.2e")]
         if e["planning"]:
             out += [_change(row[f"{m}_start"], row[f"{m}_end"]) for m in ("entropy_plan", "entropy_exec")]
         return out
@@ -119,19 +139,6 @@ def render_entropy(e: dict, console: Console) -> None:
     table.add_section()
     for row in e["kinds"]:
         table.add_row(f"mean ({row['tasks']})", row["kind"], *cells(row))
-    console.print(table)
-
-
-def render_kl(k: dict, console: Console) -> None:
-    if "tasks" not in k:
-        _note(console, "KL to base", k["note"])
-        return
-    table = _table("KL(base || policy) per token, first -> last eval", ["task", "kind", "KL to base"], left=2)
-    for row in k["tasks"]:
-        table.add_row(row["task"], row["kind"], _change(row["start"], row["end"], ".4f"))
-    table.add_section()
-    for row in k["kinds"]:
-        table.add_row(f"mean ({row['tasks']})", row["kind"], _change(row["start"], row["end"], ".4f"))
     console.print(table)
 
 

@@ -5,6 +5,7 @@ and a joint run (warmup/decay/valley). Sparsity uses the shipped tiny-base model
 of one matrix moved by known amounts, saved as the run's final checkpoint.
 """
 
+import io
 import json
 from pathlib import Path
 
@@ -160,6 +161,77 @@ def test_entropy_by_kind_and_kl(staged):
     assert kl["structured"]["end"] == pytest.approx(0.15) and kl["creative"]["end"] == pytest.approx(0.3)
 
 
+def test_per_task_base_best_final_entropy_kl(staged):
+    p = run_report(load_run(staged))["per_task"]
+    assert (p["first_step"], p["last_step"]) == (0, 6)
+    rows = {row["task"]: row for row in p["tasks"]}
+    assert list(rows) == [WORD, SORT, REVERSE]  # catalog order
+    # sort 0.10, 0.80, 0.82, 0.85, 0.50 at steps 0, 2, 3, 4, 6: base 0.10, best 0.85 at step 4, final 0.50
+    assert (rows[SORT]["base"], rows[SORT]["best"], rows[SORT]["best_step"], rows[SORT]["final"]) == (0.1, 0.85, 4, 0.5)
+    # reverse 0.20 ... 0.90 (step 4) ... 0.70; word rises to its best at the last eval, 0.85 at step 6
+    assert (rows[REVERSE]["base"], rows[REVERSE]["best"], rows[REVERSE]["best_step"]) == (0.2, 0.9, 4)
+    assert (rows[WORD]["best"], rows[WORD]["best_step"], rows[WORD]["final"]) == (0.85, 6, 0.85)
+    # entropy 2.0 -> 1.0; unique 0.5 -> 0.25; KL 0.2 at the last eval
+    assert (rows[SORT]["entropy_start"], rows[SORT]["entropy_end"]) == (2.0, 1.0)
+    assert (rows[SORT]["unique_start"], rows[SORT]["unique_end"], rows[SORT]["kl_end"]) == (0.5, 0.25, 0.2)
+    kinds = {row["kind"]: row for row in p["kinds"]}
+    assert list(kinds) == ["structured", "creative"] and kinds["structured"]["tasks"] == 2
+    # structured = sort and reverse: base (0.1 + 0.2) / 2, best (0.85 + 0.9) / 2, final (0.5 + 0.7) / 2,
+    # KL (0.2 + 0.1) / 2
+    structured = kinds["structured"]
+    assert (structured["base"], structured["best"]) == (pytest.approx(0.15), pytest.approx(0.875))
+    assert (structured["final"], structured["kl_end"]) == (pytest.approx(0.6), pytest.approx(0.15))
+    assert "best_step" not in structured  # a mean of steps means nothing
+
+
+def test_per_task_best_is_the_first_of_ties_and_base_needs_step_0():
+    from curriculum.report.sections import per_task_section
+
+    # scores 0.3, 0.6, 0.6 at steps 10, 20, 30: no eval at step 0 (no base); best 0.6 first reached at step 20
+    evals = eval_rows([10, 20, 30], score={SORT: [0.3, 0.6, 0.6]})
+    (row,) = per_task_section({SORT: "structured"}, evals)["tasks"]
+    assert (row["base"], row["best"], row["best_step"], row["final"]) == (None, 0.6, 20, 0.6)
+    assert row["entropy_start"] is None and row["unique_end"] is None and row["kl_end"] is None
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """The cells of every table row of rendered text."""
+    return [[c.strip() for c in line.split("│")[1:-1]] for line in text.splitlines() if line.startswith("│")]
+
+
+def test_inspect_shows_the_per_task_table(staged):
+    from rich.console import Console
+
+    from curriculum.views.report import render_report
+
+    console = Console(record=True, width=140, file=io.StringIO())  # not a terminal: no colours
+    render_report(build_report([staged], sparsity=False), console)
+    text = console.export_text()
+    rows = {tuple(r[:2]): r[2:] for r in table_rows(text) if len(r) == 8}  # the per-task table's 8 columns
+    # task, kind -> base, best @step, final, entropy, unique, KL at the last eval (the numbers above)
+    assert rows[(SORT, "structured")] == ["0.100", "0.850 @4", "0.500", "2.000 -> 1.000", "0.500 -> 0.250", "0.2000"]
+    assert rows[(WORD, "creative")][:3] == ["0.300", "0.850 @6", "0.850"]
+    assert rows[("mean (2)", "structured")][:3] == ["0.150", "0.875", "0.600"]
+    assert [SORT, "structured", "-2.00e-01"] in table_rows(text)  # the entropy trend
+    assert "planning entropy" not in text  # not logged
+
+
+def test_planning_entropy_beside_the_trend_when_logged(tmp_path):
+    from rich.console import Console
+
+    from curriculum.views.report import render_report
+
+    entropy = {"entropy": {SORT: [1.0, 0.9]}, "entropy_plan": {SORT: [1.5, 2.0]}, "entropy_exec": {SORT: [0.8, 0.4]}}
+    evals = eval_rows([0, 2], score={SORT: [0.5, 0.6]}, **entropy)
+    root = write_run(tmp_path / "planning", {SORT: "structured"}, [("rl", 2)], evals)
+    console = Console(record=True, width=120, file=io.StringIO())
+    render_report(build_report([root], sparsity=False), console)
+    text = console.export_text()
+    assert "planning entropy" in text
+    # entropy slope (0.9 - 1.0) / 2 = -0.05 per step; planning 1.5 -> 2.0, execution 0.8 -> 0.4
+    assert [SORT, "structured", "-5.00e-02", "1.500 -> 2.000", "0.800 -> 0.400"] in table_rows(text)
+
+
 def test_order_predicted_vs_realized(staged):
     o = run_report(load_run(staged))["order"]
     assert o["method"] == "exhaustive" and o["realized_order"] == [SORT, REVERSE, WORD]
@@ -304,8 +376,8 @@ def test_cli_prints_every_section(staged, sparsity_runs, capsys):
         "accuracy matrix R",
         "BWT paper 1/(T-1)",
         "BWT GEM code 1/T",
-        "entropy (nats)",
-        "KL(base || policy)",
+        "per task: score, entropy (nats), unique, KL to base (last), step 0 -> 6",
+        "entropy trend (nats)",
         "update sparsity: step-",  # the table's title (the no-checkpoint note says only "update sparsity")
         "bfloat16",
         "phases of the held-out score",
@@ -411,3 +483,24 @@ def test_report_is_an_alias_of_inspect(joint, capsys):
     inspected = capsys.readouterr().out
     assert main(["report", str(joint), "--json", "--no-sparsity"]) == 0
     assert capsys.readouterr().out == inspected and json.loads(inspected)["runs"][0]["run"] == str(joint)
+
+
+def test_inspect_per_task_row_of_a_trained_run(tiny_run):
+    """The per-task row of a real run folder: base, best and final read from evals.parquet here, by polars."""
+    import polars as pl
+    from rich.console import Console
+
+    from curriculum.views.report import render_report
+
+    evals = pl.read_parquet(tiny_run / "evals.parquet").sort("step")
+    scores = evals["eval/sort/score"].to_list()
+    steps = evals["step"].to_list()
+    best = max(scores)
+    expected = [f"{scores[0]:.3f}", f"{best:.3f} @{steps[scores.index(best)]}", f"{scores[-1]:.3f}"]
+    assert steps[0] == 0  # the base model is evaluated
+    console = Console(record=True, width=140, file=io.StringIO())  # wide enough that no cell wraps
+    render_report(build_report([tiny_run], sparsity=False), console)
+    rows = [r for r in table_rows(console.export_text()) if r[:2] == ["sort", "structured"] and len(r) == 8]
+    assert len(rows) == 1 and rows[0][2:5] == expected
+    kl = evals["eval/sort/kl_base"].to_list()[-1]
+    assert rows[0][-1] == f"{kl:.4f}"
