@@ -1,6 +1,6 @@
 """Inspect a run: what it measured, from its folder alone. Per task, the base, best and final score, entropy and
-answer diversity first -> last, KL to the base model; the accuracy matrix R with ACC, BWT, FWT (both
-normalizations), forgetting and intransigence; the entropy trend; update sparsity of the final model in
+answer diversity first -> last, KL to the base model; the accuracy matrix R as a heat table with ACC, BWT, FWT
+(both normalizations), forgetting and intransigence; the entropy trend; update sparsity of the final model in
 float32 and bfloat16 (and, for runs from one base, the overlap of their changed parameters); each task's score
 curve with its phases; the bwt_order probe (order.json) against what the run realized; planned vs actual mix per
 task, drift flagged. `--decisions [--from --to --task]` lists the decisions with their why instead; `--json`

@@ -1,6 +1,6 @@
 """Render a report (`curriculum.report.build_report`), what `curriculum inspect` prints: each task's base, best
 and final score, entropy and answer diversity first -> last and KL to the base model, with means per task kind;
-the accuracy matrix R with ACC, BWT, FWT (both normalizations), forgetting and intransigence;
+the accuracy matrix R as a heat table with ACC, BWT, FWT (both normalizations), forgetting and intransigence;
 the entropy trend (and planning / execution entropy when logged); update sparsity in float32 and bfloat16 (and,
 for runs from one base, the overlap of their changed parameters); each task's score curve and its phases; the
 bwt_order probe against what the run realized; planned vs actual mix. The KL section's first value (0 at the
@@ -13,8 +13,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from curriculum.views.charts import sparkline
+from curriculum.views.charts import HEAT, heat_style, sparkline
 
 
 def _f(value: Any, spec: str = ".3f") -> str:
@@ -90,14 +91,28 @@ def render_per_task(p: dict, console: Console) -> None:
     console.print(table)
 
 
+def _heat_cell(value: float | None) -> Text:
+    """A score cell of a heat table: the number as printed, on the colour of its band (of the printed number)."""
+    return Text(_f(value), style=heat_style(None if value is None else round(value, 3)), justify="right")
+
+
+def _heat_legend() -> Text:
+    legend = Text("colour of a score: ")
+    for i, style in enumerate(HEAT):
+        legend.append(f" {i / len(HEAT):.1f}-{(i + 1) / len(HEAT):.1f} ", style=style)
+    return legend
+
+
 def render_accuracy(a: dict, console: Console) -> None:
     if "rows" not in a:
         _note(console, "accuracy matrix", a["note"])
         return
     title = "accuracy matrix R: score after each stage" + (" (columns in stage order)" if a["staged"] else "")
     table = _table(title, ["row", "step", *a["tasks"]])
+    if console.color_system:  # without colours the legend says nothing
+        table.caption, table.caption_justify = _heat_legend(), "left"
     for name, step, row in zip(["base", *a["stages"]], a["steps"], a["rows"]):
-        table.add_row(name, str(step), *(_f(v) for v in row))
+        table.add_row(name, str(step), *(_heat_cell(v) for v in row))
     table.add_section()
     table.add_row("forgetting", "", *(_f(a["forgetting"][t]) for t in a["tasks"]))
     if a["intransigence"] is not None:

@@ -216,6 +216,32 @@ def test_inspect_shows_the_per_task_table(staged):
     assert "planning entropy" not in text  # not logged
 
 
+def test_inspect_shows_r_as_a_heat_table(staged):
+    from rich.console import Console
+    from rich.style import Style
+
+    from curriculum.views.charts import heat_style
+    from curriculum.views.report import render_report
+
+    report = build_report([staged], sparsity=False)
+    plain = Console(record=True, width=140, file=io.StringIO())  # not a terminal: no colours
+    render_report(report, plain)
+    text = plain.export_text()
+    # R keeps its numbers: the base row in stage order sort, reverse, word; no legend without colours
+    assert [r for r in table_rows(text) if r[0] == "base"][0] == ["base", "0", "0.100", "0.200", "0.300"]
+    assert "colour of a score" not in text
+
+    colour = Console(record=True, width=140, file=io.StringIO(), force_terminal=True, color_system="truecolor")
+    render_report(report, colour)
+    ansi = colour.export_text(styles=True)
+    # each R cell on its band's colour: sort 0.10 (band 1), 0.80 (band 5); word 0.35 (band 2, as wide as its
+    # column, 5), then the legend
+    for cell, value in (("0.100", 0.10), ("0.800", 0.80), ("0.350", 0.35)):
+        assert Style.parse(heat_style(value)).render(cell, color_system=colour.color_system) in ansi, cell
+    assert heat_style(0.10) != heat_style(0.35) != heat_style(0.80)
+    assert "colour of a score" in ansi
+
+
 def test_planning_entropy_beside_the_trend_when_logged(tmp_path):
     from rich.console import Console
 
