@@ -16,7 +16,7 @@ import sys
 from curriculum.cli.output import console
 from curriculum.errors import UserError
 
-HELP = "what a run measured: per-task scores, transfer, entropy, KL, sparsity, phases, decisions (alias: report)"
+HELP = "what a run measured: per-task scores, transfer, entropy, KL, sparsity, phases, decisions"
 EXAMPLES = """examples:
   curriculum inspect runs/quick --decisions --from 40 --to 60 --task addition
   curriculum inspect runs/quick
