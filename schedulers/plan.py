@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
+from curriculum.records import Decision
+
 
 @dataclass(frozen=True)
 class Segment:
@@ -118,3 +120,48 @@ def clip(segments: Iterable[Segment], first: int, last: int) -> list[Segment]:
 
 def mu_per_step(segments: Iterable[Segment]) -> list[float]:
     return [mu for s in segments for mu in s.mu]
+
+
+def segments_of(decisions: Iterable[Decision]) -> list[Segment]:
+    """Decisions as segments: consecutive steps with the same stage, rows per step, SFT weighting and per-task
+    mu are one segment, whose shares are its tasks' exact rows over its steps (so `totals` gives the
+    decisions' own counts)."""
+    out: list[Segment] = []
+    group: list[Decision] = []
+
+    def close() -> None:
+        if not group:
+            return
+        d, sft, rl = group[0], sum(x.sft_total for x in group), sum(x.rl_total for x in group)
+        sft_rows: dict[str, int] = {}
+        rl_rows: dict[str, int] = {}
+        for x in group:
+            for task, n in x.sft.items():
+                sft_rows[task] = sft_rows.get(task, 0) + n
+            for task, n in x.rl.items():
+                rl_rows[task] = rl_rows.get(task, 0) + n
+        out.append(
+            Segment(
+                d.step,
+                group[-1].step,
+                d.stage,
+                tuple(x.mu for x in group),
+                d.sft_total,
+                d.rl_total,
+                {t: n / sft for t, n in sft_rows.items()} if sft else {},
+                {t: n / rl for t, n in rl_rows.items()} if rl else {},
+                d.sft_weighting if d.sft_total else "none",
+                dict(d.task_mu),
+            )
+        )
+
+    def key(d: Decision) -> tuple:
+        return (d.stage, d.sft_total, d.rl_total, d.sft_weighting if d.sft_total else "none", d.task_mu)
+
+    for d in decisions:
+        if group and key(d) != key(group[0]):
+            close()
+            group = []
+        group.append(d)
+    close()
+    return out

@@ -99,3 +99,47 @@ def _stage(name: str, group: list[Segment], G: int) -> dict[str, Any]:
             for task, (t_sft, t_rl) in sums.items()
         },
     }
+
+
+def plan_diff(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
+    """Two plans' figures side by side: rows of {"figure", "a", "b", "differs"}: the schedule, its stages, rows,
+    rollouts, tokens and FLOPs, then each task's demonstrations and prompts (a task of one plan only has None
+    in the other)."""
+
+    def stages(plan: dict) -> str:
+        return ", ".join(f"{s['name']} {s['first']}-{s['last']}" for s in plan["stages"])
+
+    def cost(plan: dict, key: str) -> float | None:
+        return plan["cost"]["expected"][key] if plan.get("cost") else None
+
+    rows: list[tuple[str, Any, Any]] = [
+        ("catalog", a["name"], b["name"]),
+        ("schedule", f"{a['schedule']} ({a['mode']})", f"{b['schedule']} ({b['mode']})"),
+        ("order", a["order"] or "-", b["order"] or "-"),
+        ("steps", a["steps"], b["steps"]),
+        ("stages", stages(a), stages(b)),
+        ("mean mu", _mean(a["mu"]), _mean(b["mu"])),
+        ("G (rollouts per prompt)", a["group_size"], b["group_size"]),
+        ("SFT rows", a["totals"]["sft_rows"], b["totals"]["sft_rows"]),
+        ("RL prompts", a["totals"]["rl_prompts"], b["totals"]["rl_prompts"]),
+        ("rollouts", a["totals"]["rollouts"], b["totals"]["rollouts"]),
+    ]
+    for key, name in (("sft_tokens", "SFT tokens"), ("rl_tokens", "RL tokens"), ("generated_tokens", "generated")):
+        rows.append((f"{name} (expected)", cost(a, key), cost(b, key)))
+    rows.append(("training FLOPs (expected)", cost(a, "training_flops"), cost(b, "training_flops")))
+    tasks_a, tasks_b = {t["task"]: t for t in a["tasks"]}, {t["task"]: t for t in b["tasks"]}
+    for task in [*tasks_a, *(t for t in tasks_b if t not in tasks_a)]:
+        ta, tb = tasks_a.get(task), tasks_b.get(task)
+        for key, name in (("sft_rows", "SFT rows"), ("rl_prompts", "RL prompts")):
+            rows.append((f"{task}: {name}", ta[key] if ta else None, tb[key] if tb else None))
+    return [{"figure": f, "a": x, "b": y, "differs": not _same(x, y)} for f, x, y in rows]
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _same(x: Any, y: Any) -> bool:
+    if isinstance(x, float | int) and isinstance(y, float | int):
+        return abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y))
+    return x == y

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from curriculum.views.charts import mu_chart
+from curriculum.views.charts import mu_chart, sparkline
 
 TIMELINE_WIDTH = 24  # characters of the stage timeline bar
 SHOWN_SHARES = 4  # tasks named in a stage's share column before "+N more"
@@ -60,7 +60,7 @@ def render_plan(plan: dict[str, Any], console: Console, all_tasks: bool = False)
             "--simulate shows it reacting to surrogate learning curves[/]"
         )
     elif mode == "simulated":
-        console.print(f"[dim]{plan.get('simulation', MODES['simulated'])}[/]")
+        console.print(f"[dim]{(plan.get('simulation') or {}).get('description', MODES['simulated'])}[/]")
     if plan["order"] is not None:
         note = f"task stages ({plan['order']})"
         if plan["probe_steps"]:
@@ -77,6 +77,8 @@ def render_plan(plan: dict[str, Any], console: Console, all_tasks: bool = False)
     for line in mu_chart(plan["mu"]):
         console.print(line, highlight=False)
     console.print(task_table(plan, all_tasks))
+    if plan.get("simulation"):
+        console.print(simulation_table(plan["simulation"], plan["tasks"], all_tasks))
     _cost(plan.get("cost"), console)
     if plan["repeated"]:
         shown = plan["repeated"][:SHOWN_SHARES]
@@ -150,6 +152,27 @@ def task_table(plan: dict[str, Any], all_tasks: bool = False) -> Table:
     return table
 
 
+def simulation_table(sim: dict[str, Any], tasks: list[dict], all_tasks: bool = False) -> Table:
+    """The surrogate's curves the simulated schedule reacted to: per task its score at each evaluation (a
+    sparkline over 0-1), first -> last score and entropy."""
+    table = Table(title="surrogate learning curves (simulated, not a model)", title_justify="left")
+    for col in ("task", "kind", "score at each eval", "score", "entropy"):
+        table.add_column(col, justify="left" if col in ("task", "kind", "score at each eval") else "right")
+    for t in tasks if all_tasks else tasks[:SHOWN_TASKS]:
+        scores, entropy = sim["scores"].get(t["task"], []), sim["entropy"].get(t["task"], [])
+        if not scores:
+            continue
+        values = [v for _, v in scores]
+        table.add_row(
+            t["task"],
+            t["kind"],
+            sparkline(values[-48:]),
+            f"{values[0]:.2f} → {values[-1]:.2f}",
+            f"{entropy[0][1]:.2f} → {entropy[-1][1]:.2f}" if entropy else "-",
+        )
+    return table
+
+
 def _sum(rows: list[dict]) -> dict[str, float]:
     return {key: sum(r[key] for r in rows) for key in ("sft_rows", "rl_prompts", "rollouts")}
 
@@ -172,3 +195,45 @@ def _cost(cost: dict | None, console: Console) -> None:
         )
     for note in (cost or {}).get("truncated", []):
         console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+def render_plan_diff(a: dict[str, Any], b: dict[str, Any], rows: list[dict[str, Any]], console: Console) -> None:
+    """Two plans side by side (`curriculum.report.plan.plan_diff`): differing rows marked `≠`, with B / A for
+    numbers; then each plan's mu over steps."""
+    changed = sum(r["differs"] for r in rows)
+    table = Table(title=f"plan A against plan B: {changed} of {len(rows)} figures differ (≠)", title_justify="left")
+    for col, justify in (("", "left"), ("figure", "left"), ("A", "right"), ("B", "right"), ("B / A", "right")):
+        table.add_column(col, justify=justify, no_wrap=col in ("", "figure"))
+    per_task = [r for r in rows if ": " in r["figure"]]
+    hidden = []
+    if len(per_task) > 2 * SHOWN_TASKS:  # many tasks: only the ones that differ
+        hidden = [r for r in per_task if not r["differs"]]
+        same = {id(r) for r in hidden}
+        rows = [r for r in rows if id(r) not in same]
+    for r in rows:
+        style = "yellow" if r["differs"] else None
+        ratio = ""
+        if r["differs"] and isinstance(r["a"], int | float) and isinstance(r["b"], int | float) and r["a"]:
+            ratio = f"{r['b'] / r['a']:.3g}x"
+        table.add_row("≠" if r["differs"] else "", r["figure"], _cell(r["a"]), _cell(r["b"]), ratio, style=style)
+    console.print(table)
+    if hidden:
+        console.print(f"[dim]{len(hidden)} per-task figures that are the same in both plans are not shown[/]")
+    for name, plan in (("A", a), ("B", b)):
+        console.print(f"mu over steps, plan {name} ({plan['schedule']}, {plan['mode']})")
+        for line in mu_chart(plan["mu"], height=3):
+            console.print(line, highlight=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float) and abs(value) >= 1e7:
+        return f"{value:.3g}"
+    if isinstance(value, float) and abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if isinstance(value, float) and value < 1 and value != 0:
+        return f"{value:.3f}"
+    if isinstance(value, int | float):
+        return count(value)
+    return str(value)

@@ -108,3 +108,17 @@ def test_clip_keeps_mu_per_step():
     assert (part.first, part.last, part.mu) == (15, 19, (5.0, 6.0, 7.0, 8.0, 9.0))
     assert s.clipped(0, 9) is None
     assert totals([part]) == {"a": (10.0, 5.0)}
+
+
+def test_segments_of_decisions_keep_their_exact_rows():
+    """Decisions as segments (a simulated plan): the totals are the decisions' own counts, not shares."""
+    from schedulers.plan import segments_of
+
+    scheduler = build_scheduler(_spec(SPECS["chord"], None), TASKS, STEPS)
+    decisions = [scheduler.decide(step, Measurements(step=step)) for step in range(STEPS)]
+    segments = segments_of(decisions)
+    assert len(segments) == 5 and mu_per_step(segments) == [d.mu for d in decisions]
+    for task in TASKS:
+        sft = sum(d.sft.get(task.id, 0) for d in decisions)
+        rl = sum(d.rl.get(task.id, 0) for d in decisions)
+        assert totals(segments).get(task.id, (0.0, 0.0)) == pytest.approx((sft, rl), abs=1e-9)

@@ -1,5 +1,7 @@
 """`curriculum plan`: the plan's data against numbers worked by hand on the tiny catalog, and the view."""
 
+import math
+
 import pytest
 from helpers import TINY
 
@@ -130,3 +132,69 @@ def test_plan_json_is_the_plan_as_data(capsys):
     assert [t["sft_rows"] for t in plan["tasks"]] == [600] * 6
     assert sum(t["rollouts"] for t in plan["tasks"]) == plan["totals"]["rollouts"]
     assert plan["cost"]["expected"]["training_flops"] > 0 and len(plan["mu"]) > 0
+
+
+def test_surrogate_by_hand():
+    """200 demonstrations and 200 prompts of a structured task with 32 demonstrations: learned = 1 - e^-2 =
+    0.864665; 6.25 epochs, 2.25 past 4: overfit 0.02 x 2.25 = 0.045; score 0.2 + 0.75 x 0.864665 - 0.045 =
+    0.803499; entropy 0.6 x e^-(0.5 + 1) = 0.133878. Creative, no demonstrations seen, 200 prompts: learned
+    1 - e^-1 = 0.632121, score 0.5 + 0.3 x 0.632121 = 0.689636, entropy 1.4 x (1 + 0.4 x 0.632121) = 1.753988."""
+    from curriculum.report.simulate import surrogate
+
+    assert surrogate("structured", 200, 200, 32) == pytest.approx((0.803499, 0.133878), abs=1e-6)
+    assert surrogate("creative", 0, 200, 32) == pytest.approx((0.689636, 1.753988), abs=1e-6)
+    assert surrogate("structured", 10_000, 0, 32)[0] == pytest.approx(0.2 + 0.75 * (1 - math.exp(-50)) - 0.4)
+
+
+def test_simulate_shows_an_adaptive_policy_reacting(capsys):
+    """phase_aware on the demo (evals every 50 steps): the surrogate's creative scores peak at step 100 (0.714)
+    and fall to 0.678 and 0.625 (both 0.03 below it) by step 200, so their mu decays from step 200; the
+    structured ones peak at 150 (0.805) and are overfit at 250. The nominal plan stays at peak throughout."""
+    import json
+
+    from helpers import DEMO
+
+    assert main(["plan", str(DEMO), "schedule.kind=phase_aware", "--simulate", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["mode"] == "simulated"
+    assert [(s["name"], s["first"], s["last"]) for s in plan["stages"]] == [("peak", 0, 199), ("decay", 200, 299)]
+    word = dict(plan["simulation"]["scores"]["word"])
+    assert (round(word[100], 3), round(word[150], 3), round(word[200], 3)) == (0.714, 0.678, 0.625)
+    # mu: 0.9 up to step 200 (where the decay starts at peak), then the mean over six tasks, two decaying
+    # (six from step 250)
+    assert plan["mu"][200] == 0.9 and plan["mu"][201] < 0.9 and plan["mu"][-1] < plan["mu"][249] < plan["mu"][201]
+    assert main(["plan", str(DEMO), "schedule.kind=phase_aware"]) == 0
+    out = capsys.readouterr().out
+    assert "(nominal)" in out and "decay" not in out
+    assert main(["plan", str(DEMO), "schedule.kind=phase_aware", "--simulate"]) == 0
+    out = capsys.readouterr().out
+    assert "schedule phase_aware (simulated)" in out and "surrogate learning curves (simulated, not a model)" in out
+
+
+def test_diff_marks_what_differs():
+    """The tiny chord plan against sequential with 2 SFT steps: SFT 15 -> 2 steps x 3 = 6 rows (0.4x), RL
+    prompts 18 -> 4 steps x 3 = 12 (0.667x); the catalog, steps and G are the same."""
+    from rich.console import Console
+
+    from curriculum.report.plan import plan_diff
+    from curriculum.views.plan import render_plan_diff
+
+    a, b = _plan(), _plan("schedule.kind=sequential", "schedule.sft_steps=2")
+    rows = {r["figure"]: r for r in plan_diff(a, b)}
+    assert (rows["SFT rows"]["a"], rows["SFT rows"]["b"], rows["SFT rows"]["differs"]) == (15, 6, True)
+    assert (rows["RL prompts"]["a"], rows["RL prompts"]["b"]) == (18, 12)
+    assert not rows["steps"]["differs"] and not rows["catalog"]["differs"] and rows["stages"]["differs"]
+    assert (rows["sort: SFT rows"]["a"], rows["sort: SFT rows"]["b"]) == (10, 4)  # 2 of each step's 3 rows
+    console = Console(record=True, width=160)
+    render_plan_diff(a, b, plan_diff(a, b), console)
+    lines = [" ".join(line.replace("│", " ").split()) for line in console.export_text().splitlines()]
+    assert "≠ SFT rows 15 6 0.4x" in lines and "≠ RL prompts 18 12 0.667x" in lines
+    assert "steps 6 6" in lines and "≠ stages warmup 0-0, decay 1-3, valley 4-5 sft 0-1, rl 2-5" in lines
+
+
+def test_diff_command_takes_a_catalog_or_overrides(capsys):
+    assert main(["plan", str(TINY), "--diff", "schedule.kind=sequential", "schedule.sft_steps=2"]) == 0
+    assert "mu over steps, plan B (sequential, planned)" in capsys.readouterr().out
+    assert main(["plan", str(TINY), "--diff", str(TINY), "training.steps=12"]) == 0
+    out = capsys.readouterr().out
+    assert "figures differ" in out and "12" in out
