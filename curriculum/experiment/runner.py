@@ -1,7 +1,7 @@
 """Arms x seeds of one catalog, each an ordinary run folder, run (or skipped, or resumed) one after another.
 
     <out>/experiment.json          what was asked: arms and their overrides, seeds, matching, budget
-    <out>/<arm>/seed-<seed>/       a run folder (`curriculum report`, `curriculum train --resume` work on it)
+    <out>/<arm>/seed-<seed>/       a run folder (`curriculum inspect`, `curriculum train --resume` work on it)
     <out>/results.parquet          one row per arm x seed x task (`curriculum.experiment.results`)
 
 **Matching.** `steps`: every arm trains the catalog's `training.steps`. `compute`: every arm trains until the
