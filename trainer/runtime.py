@@ -68,5 +68,8 @@ def make_runtime(device: str = "auto", logit_chunk: int | None = None) -> Runtim
     if device == "mps" and not torch.backends.mps.is_available():
         raise RuntimeUnavailable("device mps requested but it is not available (training.device=cpu runs here)")
     torch.use_deterministic_algorithms(True, warn_only=True)
+    # deterministic mode also fills every new uninitialized tensor with NaN (to expose reads of garbage); the
+    # engine reads none, and the fill cost 1-2 ms of every RL step on the tiny model (BENCHMARKS.md)
+    torch.utils.deterministic.fill_uninitialized_memory = False
     autocast = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else None
     return Runtime(torch.device(device), autocast, logit_chunk)
