@@ -81,6 +81,11 @@ def generate(
 
     Sampling draws from softmax(logits / temperature) with `generator`; `greedy` takes the argmax
     (log-probs are then still at `temperature`). Stops when every row has emitted a stop token.
+
+    Only the live rows are decoded: when rows stop, their key-value cache rows are dropped and the next
+    forwards take the others only. The sampler still draws for every row (a finished row keeps its last
+    scores and its token is replaced by padding), so each row draws the same random numbers as when every
+    row was decoded to the end.
     """
     device = next(model.parameters()).device
     was_training = model.training
@@ -95,20 +100,25 @@ def generate(
     out_ids, out_logp, out_ent = [], [], []
     done = torch.zeros(n, dtype=torch.bool, device=device)
     alive = []
-    step_ids, step_mask, pos = ids, mask, positions(mask)
-    cache = None
+    live = torch.arange(n, device=device)  # the rows decoded by the next forward
+    step_ids, live_mask, pos = ids, mask, positions(mask)
+    cache, logits = None, None
     for _ in range(max_new_tokens):
         with autocast():
             out = model(
                 input_ids=step_ids,
-                attention_mask=step_mask,
+                attention_mask=live_mask,
                 position_ids=pos,
                 use_cache=True,
                 **{cache_arg: cache},
                 **last_only,
             )
         cache = getattr(out, cache_arg)
-        logits = out.logits[:, -1, :].float()  # (N, V)
+        scores = out.logits[:, -1, :].float()  # (live rows, V)
+        if logits is None or len(live) == n:
+            logits = scores  # (N, V)
+        else:
+            logits = logits.index_copy(0, live, scores)  # finished rows keep their last scores
         if greedy:
             _check_scores(logits)
             token = logits.argmax(dim=-1)
@@ -130,16 +140,20 @@ def generate(
         done = done | torch.isin(token, stop)
         if bool(done.all()):
             break
-        step_ids = token.unsqueeze(1)
-        mask = torch.cat([mask, torch.ones((n, 1), dtype=mask.dtype, device=device)], dim=1)
-        step_mask = mask
+        going = ~done[live]
+        if not bool(going.all()) and hasattr(cache, "batch_select_indices"):
+            keep = going.nonzero().squeeze(1)
+            cache.batch_select_indices(keep)
+            live, live_mask, pos = live[keep], live_mask[keep], pos[keep]
+        step_ids = token[live].unsqueeze(1)
+        live_mask = torch.cat([live_mask, torch.ones((len(live), 1), dtype=mask.dtype, device=device)], dim=1)
         pos = pos[:, -1:] + 1
     if was_training:
         model.train()
     response_mask = torch.stack(alive, dim=1).long()
     return Rollouts(
         prompt_ids=ids,
-        prompt_mask=mask[:, : ids.shape[1]],
+        prompt_mask=mask,
         response_ids=torch.stack(out_ids, dim=1),
         response_mask=response_mask,
         logprobs=torch.stack(out_logp, dim=1) * response_mask,

@@ -187,3 +187,37 @@ def test_float16_is_refused_with_the_reason():
 
     with pytest.raises(ValidationError, match="float16 training needs loss scaling"):
         HFModel(kind="hf", name="x", dtype="float16")
+
+
+def test_decoding_only_the_live_rows_keeps_every_rows_samples(monkeypatch):
+    """Rows that stop leave the forward (their cache rows dropped), yet each row draws what it drew when every
+    row was decoded to the end: the same tokens, log-probs to float rounding; the forwards shrink."""
+    from transformers import cache_utils
+
+    model, fmt = tiny_base()
+    prompts = [fmt.prompt_ids(p) for p in ["47+85=", "sort(dbca)=", "rev(hello)=", "count(a,banana)="] * 8]
+    sizes = []
+    hook = model.register_forward_pre_hook(lambda m, a, kw: sizes.append(kw["input_ids"].shape[0]), with_kwargs=True)
+
+    def sample():
+        sizes.clear()
+        out = generate(
+            model, prompts, max_new_tokens=24, temperature=1.0, generator=torch.Generator().manual_seed(5),
+            stop_ids=fmt.stop_ids, pad_id=fmt.pad_id,
+        )  # fmt: skip
+        return out, list(sizes)
+
+    live, live_sizes = sample()
+    monkeypatch.delattr(cache_utils.Cache, "batch_select_indices")  # the cache cannot drop rows: all decoded
+    every, every_sizes = sample()
+    hook.remove()
+    assert torch.equal(live.response_ids, every.response_ids)
+    assert torch.equal(live.response_mask, every.response_mask)
+    assert torch.allclose(live.logprobs, every.logprobs, atol=1e-5)
+    lengths = live.response_mask.sum(1)
+    assert int(lengths.min()) < int(lengths.max())  # rows stop at different steps
+    assert every_sizes == [32] * len(every_sizes)
+    # after each forward, the next takes the rows that have not stopped yet
+    still = [int((lengths > t).sum()) for t in range(len(live_sizes))]
+    assert live_sizes == [32] + still[1:]
+    assert sum(live_sizes) < sum(every_sizes)
