@@ -59,12 +59,12 @@ TASKS = {
     "addition": ["addition"],
     "demo": ["addition", "sort", "reverse", "count", "word", "digits"],
 }
-CATALOG = """name: bench-grpo
+CATALOG = """name: bench
 seed: 0
 model: {{kind: builtin, name: tiny-base}}
 tasks:
 {tasks}
-schedule: {{kind: constant, mu: 0.0, sft_batch: 8, rl_batch: {prompts}}}
+schedule: {{kind: constant, mu: {mu}, sft_batch: {sft_batch}, rl_batch: {prompts}}}
 training:
   steps: {steps}
   lr: 1.0e-6
@@ -76,7 +76,7 @@ evaluation: {{every: 0}}
 TASK = """  - id: {name}
     kind: structured
     source: {{kind: builtin, name: {name}, style: expert}}
-    sft: {{size: 8}}
+    sft: {{size: 512}}
     rl: {{size: 4096}}
     eval: {{size: 4}}
     reward: {{kind: builtin}}
@@ -90,15 +90,27 @@ class Result:
     overhead: list[float] = field(default_factory=list)  # project: scheduler + stream seconds per timed step
 
 
-def bench_catalog(tasks: list[str], prompts: int, group: int, new_tokens: int, steps: int, folder: Path) -> Catalog:
+def bench_catalog(
+    tasks: list[str],
+    prompts: int,
+    group: int,
+    new_tokens: int,
+    steps: int,
+    folder: Path,
+    mu: float = 0.0,
+    sft_batch: int = 8,
+) -> Catalog:
+    """The benchmark's catalog: the tasks, a constant schedule (mu 0: RL only, 1: SFT only), lr 1e-6."""
     text = CATALOG.format(
         tasks="".join(TASK.format(name=t) for t in tasks),
         prompts=prompts,
         group=group,
         new_tokens=new_tokens,
         steps=steps,
+        mu=mu,
+        sft_batch=sft_batch,
     )
-    path = folder / "bench-grpo.yaml"
+    path = folder / "bench.yaml"
     path.write_text(text)
     return load_catalog(path)
 
@@ -237,7 +249,7 @@ def trl_side(
 
         def on_step_end(self, args, state, control, **kwargs):
             now = time.perf_counter()
-            if self.last is not None and state.global_step > warmup:
+            if self.last is not None and warmup < state.global_step <= warmup + steps:
                 out.seconds.append(now - self.last)
                 out.lengths.append(lengths[-1])
             self.last = now
@@ -355,11 +367,11 @@ def run(args: argparse.Namespace) -> None:
     print_table(results, P * G)
 
 
-def print_table(results: dict[str, list[Result]], samples: int) -> None:
+def print_table(results: dict[str, list[Result]], samples: int, unit: str = "samples/s") -> None:
     rates = {s: [samples / statistics.median(r.seconds) for r in rs] for s, rs in results.items()}
     median = {s: statistics.median(v) for s, v in rates.items()}
     print()
-    print("| side | samples/s (median of rounds) | range | mean completion tokens | vs TRL | vs bare |")
+    print(f"| side | {unit} (median of rounds) | range | mean completion tokens | vs TRL | vs bare |")
     print("|---|---:|---:|---:|---:|---:|")
     for side, values in rates.items():
         lengths = statistics.mean(x for r in results[side] for x in r.lengths)

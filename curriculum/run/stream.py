@@ -97,15 +97,37 @@ def rl_prompt(task: Task, record: Record, fmt: Formatter) -> RLPrompt:
     return RLPrompt(task.id, fmt.prompt_ids(record.prompt), grade, record.completion, task.planning)
 
 
+MADE_ROWS = 200_000  # tokenized rows a stream keeps for the next epochs (a row is drawn again every epoch)
+
+
 class Stream:
+    """Each task's SFT and RL rows in a seeded order, reshuffled every epoch, tokenized as the decision asks for
+    them. A row is tokenized once: the stream keeps up to MADE_ROWS made rows (`SFTRow`, `RLPrompt`, neither
+    changed by the trainer) for the epochs after, so a small pool is not tokenized again on every step."""
+
     def __init__(self, tasks: list[Task], fmt: Formatter, seed: int):
         self.tasks = {t.id: t for t in tasks}
         self.fmt = fmt
         self.seed = seed
         self.position = {t.id: {"sft": 0, "rl": 0} for t in tasks}
         self._orders: dict[tuple[str, str], tuple[int, list[int]]] = {}  # (task, part) -> (epoch, permutation)
+        self._made: dict[tuple[str, str, int], SFTRow | RLPrompt] = {}  # (task, part, row) -> the row, made
 
-    def _next(self, task_id: str, part: str) -> Record:
+    def _made_row(self, task_id: str, part: str) -> SFTRow | RLPrompt:
+        """The next row of a task's part, tokenized (from the kept rows when it was made before)."""
+        index, record = self._next(task_id, part)
+        key = (task_id, part, index)
+        made = self._made.get(key)
+        if made is None:
+            if part == "sft":
+                made = SFTRow(task_id, self.fmt.prompt_ids(record.prompt), self.fmt.completion_ids(record.completion))
+            else:
+                made = rl_prompt(self.tasks[task_id], record, self.fmt)
+            if len(self._made) < MADE_ROWS:
+                self._made[key] = made
+        return made
+
+    def _next(self, task_id: str, part: str) -> tuple[int, Record]:
         rows: list[Record] = getattr(self.tasks[task_id], part)
         if not rows:
             raise StreamError(f"decision asks for {part} rows of task {task_id!r}, which has none")
@@ -118,22 +140,17 @@ class Stream:
             cached = (epoch, order)
             self._orders[(task_id, part)] = cached
         self.position[task_id][part] = k + 1
-        return rows[cached[1][i]]
+        return cached[1][i], rows[cached[1][i]]
 
     def batch(self, decision: Decision) -> Batch:
         unknown = (set(decision.sft) | set(decision.rl)) - set(self.tasks)
         if unknown:
             raise StreamError(f"decision names unknown tasks: {', '.join(sorted(unknown))}")
         sft, rl = [], []
-        for task_id, task in self.tasks.items():  # catalog order
-            for _ in range(decision.sft.get(task_id, 0)):
-                record = self._next(task_id, "sft")
-                sft.append(
-                    SFTRow(task_id, self.fmt.prompt_ids(record.prompt), self.fmt.completion_ids(record.completion))
-                )
-            for _ in range(decision.rl.get(task_id, 0)):
-                rl.append(rl_prompt(task, self._next(task_id, "rl"), self.fmt))
-        return Batch(decision, sft, rl)
+        for task_id in self.tasks:  # catalog order
+            sft += [self._made_row(task_id, "sft") for _ in range(decision.sft.get(task_id, 0))]
+            rl += [self._made_row(task_id, "rl") for _ in range(decision.rl.get(task_id, 0))]
+        return Batch(decision, sft, rl)  # type: ignore[arg-type]
 
     def state_dict(self) -> dict:
         return {"position": {t: dict(p) for t, p in self.position.items()}}

@@ -100,3 +100,25 @@ def test_eval_sets_carry_each_tasks_own_answer_extraction(fmt):
     [s] = eval_sets([task], fmt)
     assert s.extract("ab") == "ba" and s.task == "x" and len(s.prompts) == 2
     assert s.prompts[0].grade(["0", "1"]) == [1.0, 0.0]  # graded by the task's reward, with its record
+
+
+def test_a_row_is_tokenized_once_and_later_epochs_reuse_it(fmt, monkeypatch):
+    """5 rows drawn 4 epochs over: 5 SFT rows and 5 RL prompts are made (tokenized), not 20 each; the rows
+    are those of a stream that keeps nothing (MADE_ROWS 0), in the same order."""
+    import curriculum.run.stream as stream_module
+
+    calls = []
+    real = Formatter.prompt_ids
+    monkeypatch.setattr(Formatter, "prompt_ids", lambda self, p: calls.append(p) or real(self, p))
+    d = Decision(0, "mixed", 0.5, sft={"x": 4}, rl={"x": 4})
+    stream = Stream([_task("x", 5)], fmt, seed=3)
+    kept = [stream.batch(d) for _ in range(5)]  # 20 rows of each part: 4 epochs of 5
+    assert len(calls) == 5 + 5
+    monkeypatch.setattr(stream_module, "MADE_ROWS", 0)
+    fresh = Stream([_task("x", 5)], fmt, seed=3)
+    again = [fresh.batch(d) for _ in range(5)]
+    assert len(calls) == 10 + 40  # nothing kept: every draw tokenized
+    assert [r.prompt_ids + r.completion_ids for b in kept for r in b.sft] == [
+        r.prompt_ids + r.completion_ids for b in again for r in b.sft
+    ]
+    assert [p.prompt_ids for b in kept for p in b.rl] == [p.prompt_ids for b in again for p in b.rl]

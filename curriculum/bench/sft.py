@@ -1,0 +1,223 @@
+"""Benchmark: an SFT step of this project against TRL's SFTTrainer and a bare PyTorch loop, on the same work.
+Prints figures; not a test. TRL is the `bench` extra (install torch first).
+
+    python -m curriculum.bench.sft                       # 32 demonstrations per step, the addition task
+    python -m curriculum.bench.sft --demo                # the demo's 12 per step over its six tasks
+
+The same work on every side: the tiny-base model and tokenizer (fresh for every side and round), the same
+demonstrations in the same order (the project's stream under a constant SFT-only schedule), the prompt's
+tokens then the completion's with the end-of-sequence token, the loss on the completion tokens only as a
+token mean over the step's completion tokens, AdamW at a constant lr 1e-6, gradient norm clipped at 1.
+
+- project: the run's per-step work (`scheduler.decide`, `stream.batch`, `train_step`).
+- bare: pad the rows, one forward, log-softmax of the completion positions, backward, clip, AdamW.
+- trl: `SFTTrainer` on a prompt/completion dataset (`completion_only_loss`, no packing, no shuffling,
+  gradient checkpointing off like the others), timed between its `on_step_end` callbacks; the tokens TRL
+  makes of each row are checked against the project's before timing.
+- trl-gc (only when asked): the same with TRL's default gradient checkpointing on.
+
+Rows/s = demonstrations per step / median step seconds; rounds alternate as in `curriculum.bench.grpo`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from curriculum.bench.grpo import TASKS, Result, bench_catalog, plain_torch
+from curriculum.catalog import Catalog
+from curriculum.run.setup import load_tasks, make_scheduler
+from curriculum.run.stream import Stream
+from curriculum.signals.measurements import Measurements
+from trainer.batch import SFTRow
+from trainer.model import Formatter, load_model
+from trainer.runtime import make_runtime
+from trainer.step import make_optimizer, train_step
+
+
+def step_rows(catalog: Catalog, tasks: list, fmt: Formatter, steps: int) -> list[list[SFTRow]]:
+    scheduler, stream = make_scheduler(catalog, tasks), Stream(tasks, fmt, catalog.seed)
+    return [stream.batch(scheduler.decide(step, Measurements(step=step))).sft for step in range(steps)]
+
+
+def project_side(catalog: Catalog, warmup: int, steps: int) -> Result:
+    tasks = load_tasks(catalog, Path("."))
+    model, fmt = load_model(catalog.model, catalog.seed)
+    runtime = make_runtime(catalog.training.device, catalog.training.logit_chunk)
+    scheduler, stream, m = make_scheduler(catalog, tasks), Stream(tasks, fmt, catalog.seed), Measurements()
+    state = {"model": model, "optimizer": make_optimizer(model, catalog.training), "step": 0}
+    out = Result()
+    for step in range(warmup + steps):
+        started = time.perf_counter()
+        batch = stream.batch(scheduler.decide(step, m))
+        ready = time.perf_counter()
+        record = train_step(state, batch, fmt, catalog.training, runtime, catalog.seed)
+        m.add_step(record)
+        if step >= warmup:
+            out.seconds.append(time.perf_counter() - started)
+            out.overhead.append(ready - started)
+            out.lengths.append(sum(len(r.completion_ids) for r in batch.sft) / len(batch.sft))
+    return out
+
+
+def bare_side(catalog: Catalog, rows: list[list[SFTRow]], warmup: int, steps: int) -> Result:
+    plain_torch()
+    model, fmt = load_model(catalog.model, catalog.seed)
+    model.eval()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=catalog.training.lr)
+    out = Result()
+    for step in range(warmup + steps):
+        started = time.perf_counter()
+        seqs = [r.prompt_ids + r.completion_ids for r in rows[step]]
+        width = max(map(len, seqs))
+        ids = torch.tensor([s + [fmt.pad_id] * (width - len(s)) for s in seqs])
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
+        labels = torch.tensor(
+            [
+                [0] * len(r.prompt_ids) + [1] * len(r.completion_ids) + [0] * (width - len(s))
+                for r, s in zip(rows[step], seqs)
+            ]
+        )[:, 1:].float()
+        logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+        logp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+        loss = -(logp * labels).sum() / labels.sum()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), catalog.training.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step >= warmup:
+            out.seconds.append(time.perf_counter() - started)
+            out.lengths.append(float(labels.sum(1).mean()))
+    return out
+
+
+def trl_side(
+    catalog: Catalog, rows: list[list[SFTRow]], warmup: int, steps: int, folder: Path, checkpointing: bool = False
+) -> Result:
+    from datasets import Dataset
+    from transformers import TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    plain_torch()
+    model, fmt = load_model(catalog.model, catalog.seed)
+    tok = fmt.tokenizer
+    flat = [r for step in rows for r in step]
+    data = {
+        "prompt": [tok.decode(r.prompt_ids) for r in flat],
+        "completion": [tok.decode(r.completion_ids[:-1]) for r in flat],  # TRL appends the eos token itself
+    }
+    out, lengths = Result(), [sum(len(r.completion_ids) for r in step) / len(step) for step in rows]
+
+    class Clock(TrainerCallback):
+        last = None
+
+        def on_step_end(self, args, state, control, **kwargs):
+            now = time.perf_counter()
+            if self.last is not None and warmup < state.global_step <= warmup + steps:
+                out.seconds.append(now - self.last)
+                out.lengths.append(lengths[state.global_step - 1])
+            self.last = now
+
+    config = SFTConfig(
+        output_dir=str(folder / "trl"),
+        per_device_train_batch_size=len(rows[0]),
+        gradient_accumulation_steps=1,
+        learning_rate=catalog.training.lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        weight_decay=0.0,
+        max_grad_norm=catalog.training.grad_clip,
+        max_steps=warmup + steps + 1,
+        completion_only_loss=True,
+        packing=False,
+        shuffle_dataset=False,
+        max_length=None,
+        logging_steps=10_000,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        bf16=False,
+        gradient_checkpointing=checkpointing,
+        dataloader_num_workers=0,
+        seed=catalog.seed,
+    )
+    trainer = SFTTrainer(
+        model=model, args=config, train_dataset=Dataset.from_dict(data), processing_class=tok, callbacks=[Clock()]
+    )
+    first = trainer.train_dataset[0]
+    expected = flat[0].prompt_ids + flat[0].completion_ids
+    if list(first["input_ids"]) != expected:
+        raise SystemExit(
+            f"TRL tokenizes a row as {list(first['input_ids'])}, the project as {expected}: not the same work"
+        )
+    trainer.train()
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    from transformers.utils import logging as hf_logging
+
+    from curriculum.bench.grpo import print_table
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    import datasets
+
+    datasets.disable_progress_bars()
+    warnings.filterwarnings("ignore")
+    parser = argparse.ArgumentParser(prog="python -m curriculum.bench.sft", description=__doc__.split("\n")[0])
+    parser.add_argument("--demo", action="store_true", help="the demo's six tasks and 12 demonstrations per step")
+    parser.add_argument("--rows", type=int, help="demonstrations per step (default 32; --demo 12)")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--sides", default="project,bare,trl")
+    parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's, the cores)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    B = args.rows or (12 if args.demo else 32)
+    sides = args.sides.split(",")
+    total = args.warmup + args.steps + 2
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        names = TASKS["demo" if args.demo else "addition"]
+        catalog = bench_catalog(names, 8, 2, 8, total, folder, mu=1.0, sft_batch=B)
+        tasks = load_tasks(catalog, folder)
+        _, fmt = load_model(catalog.model, catalog.seed)
+        rows = step_rows(catalog, tasks, fmt, total)
+        print(
+            f"SFT step, {B} demonstrations, tasks {', '.join(t.id for t in tasks)}; {args.warmup} warm-up + "
+            f"{args.steps} timed steps, {args.rounds} rounds; torch {torch.__version__}, "
+            f"{torch.get_num_threads()} threads"
+        )
+        results: dict[str, list[Result]] = {s: [] for s in sides}
+        for r in range(args.rounds):
+            order = sides[r % len(sides) :] + sides[: r % len(sides)]
+            for side in order:
+                if side == "project":
+                    res = project_side(catalog, args.warmup, args.steps)
+                elif side == "bare":
+                    res = bare_side(catalog, rows, args.warmup, args.steps)
+                elif side in ("trl", "trl-gc"):
+                    res = trl_side(catalog, rows, args.warmup, args.steps, folder, checkpointing=side == "trl-gc")
+                else:
+                    raise SystemExit(f"unknown side {side!r}: project, bare, trl, trl-gc")
+                results[side].append(res)
+                step = statistics.median(res.seconds)
+                print(
+                    f"  round {r + 1} {side:8s} median step {step * 1e3:7.1f} ms  {B / step:7.1f} rows/s  "
+                    f"mean completion {statistics.mean(res.lengths):.2f} tokens",
+                    flush=True,
+                )
+    print_table(results, B, unit="rows/s")
+
+
+if __name__ == "__main__":
+    main()
