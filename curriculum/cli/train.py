@@ -41,6 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tensorboard", action="store_true", help="also log every step and eval number to RUN/tensorboard"
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="torch CPU threads (default: the cores; a resumed run: the count it started with); 1 when other "
+        "processes share the cores (BENCHMARKS.md)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,14 +69,16 @@ def run(args: argparse.Namespace) -> int:
         root = Path(args.resume)
         catalog, resolved, base = catalog_for_resume(root, catalog_path, overrides)
         with _logged(display, root, args.tensorboard) as shown:
-            run = train(catalog, resolved, base, root, shown, resume=True)
+            run = train(catalog, resolved, base, root, shown, resume=True, threads=args.threads)
     else:
         if not catalog_path:
             raise UserError("give a catalog file (curriculum train CATALOG) or --resume RUN")
         catalog = load(catalog_path, overrides)
         out = Path(args.out) if args.out else default_out(catalog)
         with _logged(display, out, args.tensorboard) as shown:
-            run = train(catalog, catalog.model_dump(mode="json"), base_dir(catalog_path), out, shown)
+            run = train(
+                catalog, catalog.model_dump(mode="json"), base_dir(catalog_path), out, shown, threads=args.threads
+            )
     info = run.read_info()
     if info.get("stopped_by"):  # a graceful stop: the shell's code for that signal
         console.print(f"run folder: [bold]{run.root}[/]")

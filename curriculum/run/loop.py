@@ -68,6 +68,7 @@ def train(
     display: Display | None = None,
     resume: bool = False,
     stop_at: int | None = None,
+    threads: int | None = None,
 ) -> RunDir:
     """Run a catalog to the end (or to `stop_at`, with a checkpoint); returns the run directory.
 
@@ -75,7 +76,10 @@ def train(
     are taken from `base_dir`. `resume=True` continues the run in `out` from its latest checkpoint:
     weights, optimizer, step, scheduler state, stream position, measurements, RNG states and every
     record so far come from the checkpoint, so the rest of the run is what an uninterrupted run would
-    have done (`curriculum.run.resume.catalog_for_resume` checks the catalog first)."""
+    have done (`curriculum.run.resume.catalog_for_resume` checks the catalog first).
+
+    `threads`: torch's CPU threads (default: torch's own, the cores). The float rounding of CPU kernels
+    depends on it, so a resumed run takes the count its run.json recorded unless `threads` says otherwise."""
     started, display = time.time(), display or Silent()
     runtime = make_runtime(catalog.training.device, catalog.training.logit_chunk)
     run = RunDir(out)
@@ -85,6 +89,28 @@ def train(
         display.line(f"{run.root} has no checkpoint yet (it stopped before its first): starting it again at step 0")
         shutil.rmtree(run.root)
         resume = False
+    previous = torch.get_num_threads()
+    note = set_threads(run.read_info().get("threads") if resume else None, threads)
+    if note:
+        display.line(note)
+    try:
+        return _train(catalog, resolved, base_dir, run, display, resume, stop_at, runtime, started)
+    finally:
+        torch.set_num_threads(previous)  # the process's own setting again (an experiment trains many runs)
+
+
+def _train(
+    catalog: Catalog,
+    resolved: dict,
+    base_dir: Path,
+    run: RunDir,
+    display: Display,
+    resume: bool,
+    stop_at: int | None,
+    runtime: Runtime,
+    started: float,
+) -> RunDir:
+    """The run itself, with torch's threads already set (`train`)."""
     with display.status("loading tasks and model"):
         tasks = load_tasks(catalog, base_dir)
         planned, _ = plan_decisions(catalog, tasks)
@@ -229,6 +255,25 @@ def _start(
         "base_dir": str(base_dir),
         "data": fingerprint,
     }
+
+
+def set_threads(recorded: int | None, asked: int | None) -> str | None:
+    """Set torch's CPU threads for a run: `asked`, else the count a resumed run recorded, else torch's default;
+    the line to show when it matters."""
+    if asked is not None and asked < 1:
+        raise RunError(f"threads must be at least 1, got {asked}")
+    chosen = asked if asked is not None else recorded
+    if chosen is None or chosen == torch.get_num_threads():
+        return None
+    torch.set_num_threads(chosen)
+    if asked is not None and recorded is not None and asked != recorded:
+        return (
+            f"warning: resuming with {asked} threads, the run started with {recorded}: CPU results round "
+            "differently, so the rest of the run is not exactly what an uninterrupted run would do"
+        )
+    if asked is None:
+        return f"resuming with {chosen} threads, as the run started (CPU results depend on the thread count)"
+    return None
 
 
 def default_out(catalog: Catalog) -> Path:

@@ -227,3 +227,32 @@ def test_a_setting_added_to_the_engine_later_is_not_a_change():
     changed = copy.deepcopy(resolved)
     changed["training"]["dropout"] = True
     assert resume_changes(saved, changed) == ["training.dropout changed: False -> True"]
+
+
+def test_a_resume_takes_the_thread_count_the_run_started_with(tmp_path):
+    """CPU kernels round differently with another thread count: a run started with 1 thread and resumed in a
+    process with torch's default (2 here) goes on with 1 and ends as the uninterrupted 1-thread run; the
+    process's own count is back afterwards. Asking for another count on resume says it will differ."""
+    from curriculum.run.display import Silent
+
+    lines = []
+
+    class Recorder(Silent):
+        def line(self, text: str) -> None:
+            lines.append(text)
+
+    default = torch.get_num_threads()
+    catalog = load_catalog(TINY, SETTINGS)
+    resolved = catalog.model_dump(mode="json")
+    train(catalog, resolved, TINY.parent, tmp_path / "one", threads=1)
+    assert json.loads((tmp_path / "one" / "run.json").read_text())["threads"] == 1
+    assert torch.get_num_threads() == default
+    train(catalog, resolved, TINY.parent, tmp_path / "stopped", threads=1, stop_at=3)
+    train(catalog, resolved, TINY.parent, tmp_path / "stopped", Recorder(), resume=True)
+    assert any("resuming with 1 threads, as the run started" in line for line in lines)
+    _assert_same_run(tmp_path / "one", tmp_path / "stopped")
+    assert torch.get_num_threads() == default
+    if default > 1:  # the 2-thread run rounds differently: the threads are what made the resume exact
+        train(catalog, resolved, TINY.parent, tmp_path / "two")
+        a, b = _final_weights(tmp_path / "one"), _final_weights(tmp_path / "two")
+        assert any(not torch.equal(a[k], b[k]) for k in a)
