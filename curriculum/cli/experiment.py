@@ -21,6 +21,7 @@ HELP = "compare schedules (arms) over seeds: staged vs continuous, with interval
 EXAMPLES = """examples:
   curriculum experiment catalogs/experiment.yaml
   curriculum experiment catalogs/demo.yaml --arms sft-then-rl,chord --seeds 3
+  curriculum experiment catalogs/experiment.yaml --jobs 2        # two runs at once, one thread each
   curriculum experiment --list-arms
 """
 
@@ -35,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="optimizer steps per run (same as training.steps=N)")
     parser.add_argument("--out", help="experiment folder (default: runs/<name>-experiment); rerun to continue")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar (logs, CI)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, metavar="N", help="train N runs at once, each in its own process (default 1)"
+    )
+    parser.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads per run (default: the cores, shared out by --jobs)"
+    )
     parser.add_argument("--list-arms", action="store_true", help="show the built-in arms and exit")
 
 
@@ -47,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.catalog:
         raise UserError("give a catalog file: curriculum experiment CATALOG [--arms A,B] [--seeds N]")
+    if args.jobs < 1 or (args.threads is not None and args.threads < 1):
+        raise UserError(f"--jobs and --threads must be at least 1, got {args.jobs} and {args.threads}")
     if args.seeds is not None and args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {args.seeds}")
     from curriculum.experiment.results import collect, compare
@@ -77,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     if not console.is_terminal:  # a log or a pipe: long lines rather than tables folded at 80 columns
         console.width = max(console.width, 160)
     display = LiveDisplay(console, bar=not args.no_progress)
-    outcomes = run_experiment(experiment, lambda run: display, lambda text: console.print(text, highlight=False))
+    outcomes = run_experiment(
+        experiment, lambda run: display, lambda text: console.print(text, highlight=False), args.jobs, args.threads
+    )
     rows = collect(outcomes)
     write_table(out / "results.parquet", rows)
     failed = [o for o in outcomes if o.status == "failed"]

@@ -1,4 +1,5 @@
-"""Arms x seeds of one catalog, each an ordinary run folder, run (or skipped, or resumed) one after another.
+"""Arms x seeds of one catalog, each an ordinary run folder, run (or skipped, or resumed) one after another, or
+`--jobs N` at once (`run_experiment`).
 
     <out>/experiment.json          what was asked: arms and their overrides, seeds, matching, budget
     <out>/<arm>/seed-<seed>/       a run folder (`curriculum inspect`, `curriculum train --resume` work on it)
@@ -25,9 +26,12 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
+import os
 import shutil
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -36,7 +40,7 @@ from curriculum.catalog import Catalog, CatalogInvalid, load_catalog
 from curriculum.catalog.experiment import DEFAULT_ARMS, ExperimentSpec, arm_overrides
 from curriculum.catalog.yamlio import read_yaml_file
 from curriculum.errors import UserError
-from curriculum.run.display import Display
+from curriculum.run.display import Display, Silent
 from curriculum.run.loop import train
 from curriculum.run.resume import resume_changes
 from curriculum.run.rundir import RunDir
@@ -241,20 +245,28 @@ def run_experiment(
     experiment: Experiment,
     display: Callable[[PlannedRun], Display],
     news: Callable[[str], None],
+    jobs: int = 1,
+    threads: int | None = None,
 ) -> list[Outcome]:
-    """Run every planned run in turn; `display(run)` shows a run's training, `news` one line of progress."""
+    """Run every planned run; `display(run)` shows a run's training, `news` one line of progress.
+
+    `jobs` > 1 trains that many runs at once, each in its own process with `threads` CPU threads (default: the
+    cores shared out, cores // jobs, at least 1: with a core taken by another process, two threads wait on
+    each other and a step is 4x slower, BENCHMARKS.md); their training is not shown, only the news of each
+    run. Every run records its threads in run.json; CPU results round differently with another count, so
+    the arms of one experiment should share it (they do: one `--jobs`, one `--threads`)."""
     out = experiment.out
     base_dir = experiment.catalog_path.resolve().parent
     for planned in experiment.runs:  # every folder checked before anything trains
         check_folder(planned, planned.catalog, base_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "experiment.json").write_text(json.dumps(experiment.describe(), indent=2), encoding="utf-8")
+    if jobs > 1:
+        return _run_parallel(experiment, base_dir, news, jobs, threads or max(1, _cores() // jobs))
     outcomes: list[Outcome] = []
     trained_seconds: list[float] = []
     total = len(experiment.runs)
     for i, planned in enumerate(experiment.runs):
-        catalog = planned.catalog
-        resolved = catalog.model_dump(mode="json")
         state = run_state(planned.root)
         if state == "finished":
             outcomes.append(Outcome(planned.arm, planned.seed, planned.root, "skipped"))
@@ -262,29 +274,84 @@ def run_experiment(
             continue
         left = sum(1 for r in experiment.runs[i:] if run_state(r.root) != "finished")
         eta = f", about {_duration(left * sum(trained_seconds) / len(trained_seconds))} left" if trained_seconds else ""
-        what = {"new": "training", "resumable": "resuming", "restart": "training again (no checkpoint)"}[state]
         done = sum(o.status != "failed" for o in outcomes)
         failed = sum(o.status == "failed" for o in outcomes)
-        news(f"[{i + 1}/{total}] {planned.arm} seed {planned.seed}: {what} ({done} done, {failed} failed{eta})")
-        if state == "restart":
-            shutil.rmtree(planned.root)
-        (planned.root / "error.txt").unlink(missing_ok=True)
-        started = time.time()
-        try:
-            train(catalog, resolved, base_dir, planned.root, display(planned), resume=state == "resumable")
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:  # noqa: BLE001 -- one run failing must not stop the others
-            planned.root.mkdir(parents=True, exist_ok=True)
-            (planned.root / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
-            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            outcomes.append(Outcome(planned.arm, planned.seed, planned.root, "failed", message))
-            news(f"{planned.arm} seed {planned.seed} failed: {message} (traceback in {planned.root / 'error.txt'})")
-            continue
-        seconds = time.time() - started
-        trained_seconds.append(seconds)
-        outcomes.append(Outcome(planned.arm, planned.seed, planned.root, "finished", seconds=seconds))
+        news(f"[{i + 1}/{total}] {planned.arm} seed {planned.seed}: {WHAT[state]} ({done} done, {failed} failed{eta})")
+        outcome = train_one(planned, base_dir, state, display(planned), threads)
+        if outcome.status == "failed":
+            news(failure_news(planned, outcome))
+        else:
+            trained_seconds.append(outcome.seconds or 0.0)
+        outcomes.append(outcome)
     return outcomes
+
+
+WHAT = {"new": "training", "resumable": "resuming", "restart": "training again (no checkpoint)"}
+
+
+def train_one(planned: PlannedRun, base_dir: Path, state: str, display: Display, threads: int | None) -> Outcome:
+    """Train (or resume, or start again) one planned run; a run that raises is a failed Outcome with its
+    traceback in <run>/error.txt (one run failing must not stop the others)."""
+    if state == "restart":
+        shutil.rmtree(planned.root)
+    (planned.root / "error.txt").unlink(missing_ok=True)
+    started = time.time()
+    try:
+        resolved = planned.catalog.model_dump(mode="json")
+        train(planned.catalog, resolved, base_dir, planned.root, display, resume=state == "resumable", threads=threads)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- one run failing must not stop the others
+        planned.root.mkdir(parents=True, exist_ok=True)
+        (planned.root / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return Outcome(planned.arm, planned.seed, planned.root, "failed", message)
+    return Outcome(planned.arm, planned.seed, planned.root, "finished", seconds=time.time() - started)
+
+
+def failure_news(planned: PlannedRun, outcome: Outcome) -> str:
+    return f"{planned.arm} seed {planned.seed} failed: {outcome.error} (traceback in {planned.root / 'error.txt'})"
+
+
+def _train_in_child(planned: PlannedRun, base_dir: Path, state: str, threads: int) -> Outcome:
+    return train_one(planned, base_dir, state, Silent(), threads)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _run_parallel(
+    experiment: Experiment, base_dir: Path, news: Callable[[str], None], jobs: int, threads: int
+) -> list[Outcome]:
+    """`jobs` runs at once in worker processes (spawned: no torch state shared), in the planned order."""
+    total = len(experiment.runs)
+    outcomes: dict[int, Outcome] = {}
+    news(f"{jobs} runs at once, {threads} CPU thread{'s' if threads > 1 else ''} each")
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {}
+        for i, planned in enumerate(experiment.runs):
+            state = run_state(planned.root)
+            if state == "finished":
+                outcomes[i] = Outcome(planned.arm, planned.seed, planned.root, "skipped")
+                news(f"[{i + 1}/{total}] {planned.arm} seed {planned.seed}: finished before, skipped")
+                continue
+            futures[pool.submit(_train_in_child, planned, base_dir, state, threads)] = i
+            news(f"[{i + 1}/{total}] {planned.arm} seed {planned.seed}: {WHAT[state]} (queued)")
+        for future in as_completed(futures):
+            i, planned = futures[future], experiment.runs[futures[future]]
+            outcome = outcomes[i] = future.result()
+            if outcome.status == "failed":
+                news(failure_news(planned, outcome))
+            else:
+                seconds = _duration(outcome.seconds or 0.0)
+                done = sum(o.status != "failed" for o in outcomes.values())
+                news(f"{planned.arm} seed {planned.seed}: finished in {seconds} ({done}/{total} done)")
+    return [outcomes[i] for i in range(total)]
 
 
 def _duration(seconds: float) -> str:

@@ -2,6 +2,8 @@
 skips what finished; interrupted, it resumes the interrupted run exactly; a failing run is reported and the
 others go on."""
 
+import json
+
 import polars as pl
 import pytest
 from helpers import TINY, run_tables
@@ -71,10 +73,10 @@ def test_an_interrupted_experiment_resumes_the_interrupted_run_exactly(finished,
 def test_a_failing_run_is_reported_and_the_others_go_on(tmp_path, capsys, monkeypatch):
     real_train = runner.train
 
-    def flaky(catalog, resolved, base_dir, out, display, resume=False):
+    def flaky(catalog, resolved, base_dir, out, display, resume=False, threads=None):
         if out.parent.name == "chord-mu" and out.name == "seed-3":
             raise RuntimeError("boom: a reward crashed")
-        return real_train(catalog, resolved, base_dir, out, display, resume=resume)
+        return real_train(catalog, resolved, base_dir, out, display, resume=resume, threads=threads)
 
     monkeypatch.setattr(runner, "train", flaky)
     code, text = _experiment(tmp_path, capsys, "--steps", "2")
@@ -145,3 +147,25 @@ def test_compare_of_the_seed_folders_is_the_experiments_comparison(finished, cap
     chord = next(a for a in expected["arms"] if a["arm"] == "chord-mu")
     assert f"{chord['paired']['mean']:+.3f}" in text
     assert main(["compare", str(tmp_path)]) == 2
+
+
+def test_runs_side_by_side_are_the_runs_one_after_another(tmp_path, capsys):
+    """--jobs 2 trains two runs at once in their own processes, one thread each; at the same thread count the
+    run folders are bit for bit those of an experiment that trains them in turn (--threads 1)."""
+    one = ["--arms", "sft-then-rl,chord-mu", "--seeds", "1", "--no-progress"]
+    assert main(["experiment", str(TINY), "--out", str(tmp_path / "jobs"), *one, "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 runs at once, 1 CPU thread each" in out and "(2/2 done)" in out
+    assert main(["experiment", str(TINY), "--out", str(tmp_path / "turn"), *one, "--threads", "1"]) == 0
+    for arm in ("sft-then-rl", "chord-mu"):
+        a, b = run_tables(tmp_path / "jobs" / arm / "seed-3"), run_tables(tmp_path / "turn" / arm / "seed-3")
+        for name in a:
+            assert (
+                a[name]
+                .drop([c for c in a[name].columns if c.startswith("perf/")])
+                .equals(b[name].drop([c for c in b[name].columns if c.startswith("perf/")]))
+            ), (arm, name)
+        info = json.loads((tmp_path / "jobs" / arm / "seed-3" / "run.json").read_text())
+        assert info["threads"] == 1
+    results = [pl.read_parquet(tmp_path / folder / "results.parquet").drop("seconds") for folder in ("jobs", "turn")]
+    assert results[0].equals(results[1])
