@@ -68,12 +68,14 @@ def mix_segments(
 ) -> list[Segment]:
     """Segments of the mixing policies (`BatchMix.rows`): a step with mu > 0 carries `sft_batch`
     demonstrations by `sft_weights`, one with mu < 1 `rl_batch` prompts by `rl_weights`; a new segment
-    starts where the stage changes or mu reaches or leaves 0 or 1."""
+    starts where the stage changes or mu reaches or leaves 0 or 1. With `task_mu` (the per-task policies),
+    mu is only a summary: each part is there when its weights are (the policy already left out the tasks
+    whose own mu rules a part out)."""
     sft_shares, rl_shares = shares(sft_weights), shares(rl_weights)
     out: list[Segment] = []
     start, key = 0, None
     for step, mu in enumerate(mus):
-        k = (stage_at(step), mu > 0, mu < 1)
+        k = (stage_at(step), True, True) if task_mu else (stage_at(step), mu > 0, mu < 1)
         if k != key:
             if key is not None:
                 out.append(_segment(start, step - 1, key, mus, sft_batch, rl_batch, sft_shares, rl_shares))

@@ -141,7 +141,7 @@ def generate(
         if bool(done.all()):
             break
         going = ~done[live]
-        if not bool(going.all()) and hasattr(cache, "batch_select_indices"):
+        if not bool(going.all()) and _can_drop_rows(cache):
             keep = going.nonzero().squeeze(1)
             cache.batch_select_indices(keep)
             live, live_mask, pos = live[keep], live_mask[keep], pos[keep]
@@ -159,6 +159,16 @@ def generate(
         logprobs=torch.stack(out_logp, dim=1) * response_mask,
         entropy=(torch.stack(out_ent, dim=1) * response_mask) if with_entropy else None,
     )
+
+
+def _can_drop_rows(cache: object) -> bool:
+    """Whether finished rows can leave this key-value cache: only plain key/value layers (full or sliding
+    window) drop rows whole; a linear-attention, static, quantized or hybrid layer keeps other state, so its
+    rows are all decoded to the end."""
+    from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
+
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer) in (DynamicLayer, DynamicSlidingWindowLayer) for layer in layers)
 
 
 def _teacher_forced(prompt_ids: Tensor, prompt_mask: Tensor, response_ids: Tensor, response_mask: Tensor) -> dict:

@@ -11,6 +11,7 @@ says how). `--list-arms` shows the built-in arms.
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 from curriculum.cli.common import load
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds is not None and args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {args.seeds}")
     from curriculum.experiment.results import collect, compare
-    from curriculum.experiment.runner import plan_experiment, run_experiment
+    from curriculum.experiment.runner import ExperimentStopped, plan_experiment, run_experiment
     from curriculum.run.rundir import write_table
     from curriculum.views.experiment import render_experiment
     from curriculum.views.train import LiveDisplay
@@ -86,9 +87,17 @@ def run(args: argparse.Namespace) -> int:
     if not console.is_terminal:  # a log or a pipe: long lines rather than tables folded at 80 columns
         console.width = max(console.width, 160)
     display = LiveDisplay(console, bar=not args.no_progress)
-    outcomes = run_experiment(
-        experiment, lambda run: display, lambda text: console.print(text, highlight=False), args.jobs, args.threads
-    )
+    try:
+        outcomes = run_experiment(
+            experiment, lambda run: display, lambda text: console.print(text, highlight=False), args.jobs, args.threads
+        )
+    except ExperimentStopped as stopped:
+        console.print(
+            f"experiment stopped by {stopped.signal}; each run keeps its last checkpoint: run the same command "
+            "again to continue",
+            highlight=False,
+        )
+        return 128 + int(getattr(signal, stopped.signal, signal.SIGINT))
     rows = collect(outcomes)
     write_table(out / "results.parquet", rows)
     failed = [o for o in outcomes if o.status == "failed"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from curriculum.cli.common import base_dir, load, with_steps
 from curriculum.cli.output import console
@@ -24,7 +25,6 @@ EXAMPLES = """examples:
   curriculum plan catalogs/demo.yaml --diff catalogs/experiment.yaml
   curriculum plan catalogs/demo.yaml --json > plan.json
 """
-SHOWN = 40  # curriculum.views.plan.SHOWN_TASKS (not imported here: --help stays light)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
     summary = make_plan(args.catalog, with_steps(args.overrides, args.steps), args.simulate)
     if args.diff:
-        path, overrides = other_plan(args.catalog, with_steps(args.overrides, args.steps), args.diff)
+        path, overrides = other_plan(args.catalog, with_steps(args.overrides, args.steps), args.diff, args.steps)
         other = make_plan(path, overrides, args.simulate)
         rows = plan_diff(summary, other)
         if args.json:
@@ -68,11 +68,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def other_plan(path: str, overrides: list[str], diff: list[str]) -> tuple[str, list[str]]:
-    """`--diff`: a catalog file with its own overrides, or this catalog with these overrides added."""
+def other_plan(path: str, overrides: list[str], diff: list[str], steps: int | None) -> tuple[str, list[str]]:
+    """`--diff`: a catalog file (a path that exists, or has no `=`) with its own overrides and `--steps`, or
+    this catalog with these overrides added."""
     first = diff[0]
-    if "=" not in first:
-        return first, diff[1:]
+    if "=" not in first or Path(first).exists():
+        return first, with_steps(diff[1:], steps)
     return path, [*overrides, *diff]
 
 

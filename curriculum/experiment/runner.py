@@ -31,7 +31,7 @@ import os
 import shutil
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -45,6 +45,7 @@ from curriculum.run.loop import train
 from curriculum.run.resume import resume_changes
 from curriculum.run.rundir import RunDir
 from curriculum.run.setup import data_fingerprint, load_tasks, make_scheduler, plan_cost_of, plan_segments
+from curriculum.run.stopping import stop_on_signals
 from schedulers.plan import clip
 from trainer.checkpoint import checkpoint_dirs
 
@@ -53,6 +54,15 @@ MATCH_ROUNDS = 3  # rounds of steps <- steps x C / cost(steps) for a fixed arm u
 
 class ExperimentError(UserError):
     """The experiment cannot start as asked; the message is for the user."""
+
+
+class ExperimentStopped(Exception):
+    """A run was stopped by a signal (SIGINT, SIGTERM): the experiment stops with it, to be continued by the
+    same command. `signal`: the signal's name."""
+
+    def __init__(self, signal: str):
+        super().__init__(signal)
+        self.signal = signal
 
 
 @dataclass(frozen=True)
@@ -206,7 +216,7 @@ class Outcome:
     arm: str
     seed: int
     root: Path
-    status: str  # finished | skipped (finished before) | failed
+    status: str  # finished | skipped (finished before) | failed | stopped (by a signal, or not started)
     error: str | None = None
     seconds: float = 0.0
 
@@ -278,6 +288,8 @@ def run_experiment(
         failed = sum(o.status == "failed" for o in outcomes)
         news(f"[{i + 1}/{total}] {planned.arm} seed {planned.seed}: {WHAT[state]} ({done} done, {failed} failed{eta})")
         outcome = train_one(planned, base_dir, state, display(planned), threads)
+        if outcome.status == "stopped":
+            raise ExperimentStopped(outcome.error or "SIGINT")
         if outcome.status == "failed":
             news(failure_news(planned, outcome))
         else:
@@ -306,6 +318,9 @@ def train_one(planned: PlannedRun, base_dir: Path, state: str, display: Display,
         (planned.root / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
         message = f"{type(exc).__name__}: {exc}".splitlines()[0]
         return Outcome(planned.arm, planned.seed, planned.root, "failed", message)
+    stopped = RunDir(planned.root).read_info().get("stopped_by")
+    if stopped:  # a graceful stop (Ctrl-C, SIGTERM): checkpointed, not finished
+        return Outcome(planned.arm, planned.seed, planned.root, "stopped", stopped)
     return Outcome(planned.arm, planned.seed, planned.root, "finished", seconds=time.time() - started)
 
 
@@ -313,8 +328,18 @@ def failure_news(planned: PlannedRun, outcome: Outcome) -> str:
     return f"{planned.arm} seed {planned.seed} failed: {outcome.error} (traceback in {planned.root / 'error.txt'})"
 
 
-def _train_in_child(planned: PlannedRun, base_dir: Path, state: str, threads: int) -> Outcome:
-    return train_one(planned, base_dir, state, Silent(), threads)
+_STOPPED: list[str] = []  # in a worker process: the signal that stopped one of its runs, if any
+
+
+def _train_in_child(planned: PlannedRun, base_dir: Path, state: str, threads: int | None) -> Outcome:
+    """A run in a worker process. Once a signal has stopped one of this worker's runs, the runs it is handed
+    after (already queued when the signal came) do not start."""
+    if _STOPPED:
+        return Outcome(planned.arm, planned.seed, planned.root, "stopped", "not started")
+    outcome = train_one(planned, base_dir, state, Silent(), threads)
+    if outcome.status == "stopped":
+        _STOPPED.append(outcome.error or "SIGINT")
+    return outcome
 
 
 def _cores() -> int:
@@ -327,12 +352,17 @@ def _cores() -> int:
 def _run_parallel(
     experiment: Experiment, base_dir: Path, news: Callable[[str], None], jobs: int, threads: int
 ) -> list[Outcome]:
-    """`jobs` runs at once in worker processes (spawned: no torch state shared), in the planned order."""
+    """`jobs` runs at once in worker processes (spawned: no torch state shared), in the planned order.
+
+    A first SIGINT or SIGTERM stops the experiment gracefully: no queued run starts, the running ones finish
+    their step and checkpoint (a terminal's Ctrl-C reaches them too; a SIGTERM sent to this process alone is
+    passed on to them), then ExperimentStopped. A worker that dies (killed, out of memory) fails its run and
+    the runs still queued, each with the reason in its error.txt; running the experiment again retries them."""
     total = len(experiment.runs)
     outcomes: dict[int, Outcome] = {}
     news(f"{jobs} runs at once, {threads} CPU thread{'s' if threads > 1 else ''} each")
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with stop_on_signals() as stop, ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = {}
         for i, planned in enumerate(experiment.runs):
             state = run_state(planned.root)
@@ -340,18 +370,56 @@ def _run_parallel(
                 outcomes[i] = Outcome(planned.arm, planned.seed, planned.root, "skipped")
                 news(f"[{i + 1}/{total}] {planned.arm} seed {planned.seed}: finished before, skipped")
                 continue
-            futures[pool.submit(_train_in_child, planned, base_dir, state, threads)] = i
+            # a resumed run goes on with the threads it started with (its run.json), as `train` does unasked
+            child_threads = None if state == "resumable" else threads
+            futures[pool.submit(_train_in_child, planned, base_dir, state, child_threads)] = i
             news(f"[{i + 1}/{total}] {planned.arm} seed {planned.seed}: {WHAT[state]} (queued)")
-        for future in as_completed(futures):
-            i, planned = futures[future], experiment.runs[futures[future]]
-            outcome = outcomes[i] = future.result()
-            if outcome.status == "failed":
-                news(failure_news(planned, outcome))
-            else:
-                seconds = _duration(outcome.seconds or 0.0)
-                done = sum(o.status != "failed" for o in outcomes.values())
-                news(f"{planned.arm} seed {planned.seed}: finished in {seconds} ({done}/{total} done)")
+        pending, passed_on = set(futures), False
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i = futures[future]
+                    outcomes[i] = _outcome(future, experiment.runs[i], news, total, outcomes)
+                if stop.signal and not passed_on:
+                    passed_on = True
+                    news(f"{stop.signal}: no more runs start; the running ones finish their step and checkpoint")
+                    for future in pending:
+                        future.cancel()
+                    if stop.signal == "SIGTERM":
+                        for process in list(getattr(pool, "_processes", {}).values()):
+                            process.terminate()  # SIGTERM: the worker's own graceful stop
+        except KeyboardInterrupt:  # a second signal: stop now
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+    if stop.signal or any(o.status == "stopped" for o in outcomes.values()):
+        raise ExperimentStopped(stop.signal or "SIGINT")
     return [outcomes[i] for i in range(total)]
+
+
+def _outcome(future: Future, planned: PlannedRun, news: Callable[[str], None], total: int, outcomes: dict) -> Outcome:
+    """A finished worker's Outcome, said as news; a worker that died is a failed run with its error.txt."""
+    if future.cancelled():
+        return Outcome(planned.arm, planned.seed, planned.root, "stopped", "not started")
+    try:
+        outcome = future.result()
+    except Exception as exc:  # noqa: BLE001 -- BrokenProcessPool: the worker died; the other runs are kept
+        message = f"its worker process died ({type(exc).__name__}: killed, or out of memory): run it again"
+        planned.root.mkdir(parents=True, exist_ok=True)
+        (planned.root / "error.txt").write_text(message + "\n", encoding="utf-8")
+        outcome = Outcome(planned.arm, planned.seed, planned.root, "failed", message)
+    if outcome.status == "failed":
+        news(failure_news(planned, outcome))
+    elif outcome.status == "stopped" and outcome.error == "not started":
+        news(f"{planned.arm} seed {planned.seed}: not started")
+    elif outcome.status == "stopped":
+        news(f"{planned.arm} seed {planned.seed}: stopped by {outcome.error}, checkpointed")
+    else:
+        done = sum(o.status in ("finished", "skipped") for o in outcomes.values()) + 1
+        news(
+            f"{planned.arm} seed {planned.seed}: finished in {_duration(outcome.seconds or 0.0)} ({done}/{total} done)"
+        )
+    return outcome
 
 
 def _duration(seconds: float) -> str:

@@ -263,15 +263,16 @@ def set_threads(recorded: int | None, asked: int | None) -> str | None:
     if asked is not None and asked < 1:
         raise RunError(f"threads must be at least 1, got {asked}")
     chosen = asked if asked is not None else recorded
-    if chosen is None or chosen == torch.get_num_threads():
+    if chosen is None:
         return None
+    changed = chosen != torch.get_num_threads()
     torch.set_num_threads(chosen)
     if asked is not None and recorded is not None and asked != recorded:
         return (
             f"warning: resuming with {asked} threads, the run started with {recorded}: CPU results round "
             "differently, so the rest of the run is not exactly what an uninterrupted run would do"
         )
-    if asked is None:
+    if asked is None and changed:
         return f"resuming with {chosen} threads, as the run started (CPU results depend on the thread count)"
     return None
 

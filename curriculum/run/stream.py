@@ -97,13 +97,14 @@ def rl_prompt(task: Task, record: Record, fmt: Formatter) -> RLPrompt:
     return RLPrompt(task.id, fmt.prompt_ids(record.prompt), grade, record.completion, task.planning)
 
 
-MADE_ROWS = 200_000  # tokenized rows a stream keeps for the next epochs (a row is drawn again every epoch)
+MADE_TOKENS = 5_000_000  # tokens of tokenized rows a stream keeps for the next epochs (about 180 MB of lists)
 
 
 class Stream:
     """Each task's SFT and RL rows in a seeded order, reshuffled every epoch, tokenized as the decision asks for
-    them. A row is tokenized once: the stream keeps up to MADE_ROWS made rows (`SFTRow`, `RLPrompt`, neither
-    changed by the trainer) for the epochs after, so a small pool is not tokenized again on every step."""
+    them. A row is tokenized once: the stream keeps made rows (`SFTRow`, `RLPrompt`, neither changed by the
+    trainer) up to MADE_TOKENS tokens in all for the epochs after, so a small pool is not tokenized again on
+    every step, and a large one does not fill the memory (each `--jobs` process keeps its own)."""
 
     def __init__(self, tasks: list[Task], fmt: Formatter, seed: int):
         self.tasks = {t.id: t for t in tasks}
@@ -112,6 +113,7 @@ class Stream:
         self.position = {t.id: {"sft": 0, "rl": 0} for t in tasks}
         self._orders: dict[tuple[str, str], tuple[int, list[int]]] = {}  # (task, part) -> (epoch, permutation)
         self._made: dict[tuple[str, str, int], SFTRow | RLPrompt] = {}  # (task, part, row) -> the row, made
+        self._made_tokens = 0
 
     def _made_row(self, task_id: str, part: str) -> SFTRow | RLPrompt:
         """The next row of a task's part, tokenized (from the kept rows when it was made before)."""
@@ -123,8 +125,9 @@ class Stream:
                 made = SFTRow(task_id, self.fmt.prompt_ids(record.prompt), self.fmt.completion_ids(record.completion))
             else:
                 made = rl_prompt(self.tasks[task_id], record, self.fmt)
-            if len(self._made) < MADE_ROWS:
-                self._made[key] = made
+            tokens = len(made.prompt_ids) + len(getattr(made, "completion_ids", ()))
+            if self._made_tokens + tokens <= MADE_TOKENS:
+                self._made[key], self._made_tokens = made, self._made_tokens + tokens
         return made
 
     def _next(self, task_id: str, part: str) -> tuple[int, Record]:

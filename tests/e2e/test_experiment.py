@@ -169,3 +169,78 @@ def test_runs_side_by_side_are_the_runs_one_after_another(tmp_path, capsys):
         assert info["threads"] == 1
     results = [pl.read_parquet(tmp_path / folder / "results.parquet").drop("seconds") for folder in ("jobs", "turn")]
     assert results[0].equals(results[1])
+
+
+DYING_REWARD = """
+import os
+
+
+def score(completion, record):
+    if os.environ.get("REWARD_DIE"):
+        os._exit(3)  # the worker process dies at once, as if killed or out of memory
+    return float(len(completion) % 3 == 0)
+"""
+
+
+def test_a_worker_that_dies_fails_its_runs_and_the_experiment_goes_on_to_report(tmp_path, capsys, monkeypatch):
+    """With --jobs 2, a run whose process dies (os._exit in its reward) is a failed run with the reason in its
+    error.txt, no traceback; the queued run fails with it (the pool is broken); started again, they train."""
+    (tmp_path / "dying_reward.py").write_text(DYING_REWARD, encoding="utf-8")  # a name no other test imports
+    text = TINY.read_text(encoding="utf-8")
+    python = 'reward: {kind: python, function: "dying_reward:score"}\n    weight: 0.5'
+    (tmp_path / "tiny.yaml").write_text(text.replace("reward: {kind: builtin}\n    weight: 0.5", python))
+    args = ["experiment", str(tmp_path / "tiny.yaml"), "--out", str(tmp_path / "exp"), "--arms", "sft-then-rl,chord-mu"]
+    args += ["--seeds", "1", "--no-progress", "--jobs", "2", "--steps", "2"]
+    monkeypatch.setenv("REWARD_DIE", "1")
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert out.count("its worker process died") >= 2 and "Traceback" not in out
+    assert "worker process died" in (tmp_path / "exp" / "chord-mu" / "seed-3" / "error.txt").read_text()
+    monkeypatch.delenv("REWARD_DIE")
+    assert main(args) == 0
+    assert "(2/2 done)" in capsys.readouterr().out
+
+
+def test_ctrl_c_stops_runs_side_by_side_and_starts_no_other(tmp_path):
+    """Ctrl-C (SIGINT to the process group) during --jobs 2 with three runs: the two running ones finish their
+    step and checkpoint (run.json says stopped), the third never starts, exit 130 with how to continue."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "exp"
+    cmd = [sys.executable, "-m", "curriculum", "experiment", str(TINY), "--out", str(out), "--arms",
+           "sft-then-rl,chord-mu,rl-only", "--seeds", "1", "--no-progress", "--jobs", "2", "training.steps=400",
+           "training.checkpoint_every=1000", "evaluation.every=0"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    running = [out / "sft-then-rl" / "seed-3" / "steps.parquet", out / "chord-mu" / "seed-3" / "run.json"]
+    while time.time() < deadline and not all(p.exists() for p in running[1:]):
+        time.sleep(0.5)
+    time.sleep(3)  # both are training
+    os.killpg(proc.pid, signal.SIGINT)
+    text, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, text
+    assert "experiment stopped by SIGINT" in text and "Traceback" not in text
+    for arm in ("sft-then-rl", "chord-mu"):
+        info = json.loads((out / arm / "seed-3" / "run.json").read_text())
+        assert info["stopped_by"] == "SIGINT", (arm, info)
+    assert not (out / "rl-only" / "seed-3").exists()
+
+
+def test_a_run_stopped_by_a_signal_stops_the_experiment(tmp_path, capsys, monkeypatch):
+    """One after another: a run that ends stopped (Ctrl-C: checkpointed, run.json stopped_by) is not counted
+    finished and the next run does not start; the command exits 130 and says how to continue."""
+    trained = []
+
+    def stopped(catalog, resolved, base_dir, out, display, resume=False, threads=None):
+        trained.append(out)
+        out.mkdir(parents=True)
+        (out / "run.json").write_text(json.dumps({"status": "stopped", "stopped_by": "SIGINT"}))
+
+    monkeypatch.setattr(runner, "train", stopped)
+    code, text = _experiment(tmp_path, capsys, "--steps", "2")
+    assert code == 130 and len(trained) == 1
+    assert "experiment stopped by SIGINT" in text and "run the same command again to continue" in text

@@ -27,6 +27,8 @@ SPECS = {
     "sequential": {"kind": "sequential", "sft_steps": 7},
     "sequential-best": {"kind": "sequential", "sft_steps": 7, "switch": "best"},
     "reward_adaptive": {"kind": "reward_adaptive", "tau": 0.6},
+    "reward_adaptive-mu1": {"kind": "reward_adaptive", "tau": 1.0},  # every mu_t 1: RL prompts all the same
+    "phase_aware-peak1": {"kind": "phase_aware", "peak": 1.0},  # no RL while no task overfits
     "phase_aware": {"kind": "phase_aware"},
     "entropy_guard": {"kind": "entropy_guard", "mu": 0.2},
     "bandit": {"kind": "bandit", "mu": 0.3},

@@ -104,7 +104,7 @@ def test_eval_sets_carry_each_tasks_own_answer_extraction(fmt):
 
 def test_a_row_is_tokenized_once_and_later_epochs_reuse_it(fmt, monkeypatch):
     """5 rows drawn 4 epochs over: 5 SFT rows and 5 RL prompts are made (tokenized), not 20 each; the rows
-    are those of a stream that keeps nothing (MADE_ROWS 0), in the same order."""
+    are those of a stream that keeps nothing (MADE_TOKENS 0), in the same order."""
     import curriculum.run.stream as stream_module
 
     calls = []
@@ -114,7 +114,7 @@ def test_a_row_is_tokenized_once_and_later_epochs_reuse_it(fmt, monkeypatch):
     stream = Stream([_task("x", 5)], fmt, seed=3)
     kept = [stream.batch(d) for _ in range(5)]  # 20 rows of each part: 4 epochs of 5
     assert len(calls) == 5 + 5
-    monkeypatch.setattr(stream_module, "MADE_ROWS", 0)
+    monkeypatch.setattr(stream_module, "MADE_TOKENS", 0)
     fresh = Stream([_task("x", 5)], fmt, seed=3)
     again = [fresh.batch(d) for _ in range(5)]
     assert len(calls) == 10 + 40  # nothing kept: every draw tokenized
