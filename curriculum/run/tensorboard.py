@@ -43,7 +43,9 @@ class TensorBoardLog:
 
     @contextlib.contextmanager
     def progress(self, total: int, done: int) -> Iterator[None]:
-        self.writer = self.writer or self._make(log_dir=str(self.folder))
+        # a resumed run logs again the steps after its checkpoint that a stopped or killed run had logged:
+        # purge_step tells TensorBoard's readers to drop the earlier events from that step on
+        self.writer = self.writer or self._make(log_dir=str(self.folder), purge_step=done or None)
         try:
             yield
         finally:
