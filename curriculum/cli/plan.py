@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="overrides, e.g. schedule.kind=sequential")
     parser.add_argument("--steps", type=int, help="optimizer steps (same as training.steps=N)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON (stages, mu, tasks, totals, cost)")
-    parser.add_argument("--all-tasks", action="store_true", help=f"list every task (default: the first {SHOWN})")
+    parser.add_argument(
+        "--all-tasks", action="store_true", help=f"list every task and stage (default: the first {SHOWN} of each)"
+    )
     parser.add_argument(
         "--simulate",
         action="store_true",

@@ -13,7 +13,7 @@ from curriculum.views.charts import mu_chart, sparkline
 
 TIMELINE_WIDTH = 24  # characters of the stage timeline bar
 SHOWN_SHARES = 4  # tasks named in a stage's share column before "+N more"
-SHOWN_TASKS = 40  # task rows shown before the rest are summed by kind (all with --all-tasks)
+SHOWN_TASKS = 40  # task and stage rows shown before the rest are summed (all with --all-tasks)
 MODES = {
     "planned": "",
     "nominal": "nominal: the adaptive schedule's decisions with no measurements",
@@ -70,9 +70,12 @@ def render_plan(plan: dict[str, Any], console: Console, all_tasks: bool = False)
             )
         console.print(note)
     console.print(f"timeline: steps 0 → {plan['steps'] - 1}")
-    for line in timeline(plan, min(console.width, 100)):
+    hidden = 0 if all_tasks else max(0, len(plan["stages"]) - SHOWN_TASKS)
+    for line in timeline(plan, min(console.width, 100))[: len(plan["stages"]) - hidden]:
         console.print(line, highlight=False)
-    console.print(stage_table(plan))
+    if hidden:
+        console.print(f"... {hidden} more stages (--all-tasks lists every stage and task)")
+    console.print(stage_table(plan, all_tasks))
     console.print("mu over steps" + (f" ({mode})" if mode != "planned" else ""))
     for line in mu_chart(plan["mu"]):
         console.print(line, highlight=False)
@@ -99,7 +102,7 @@ def timeline(plan: dict[str, Any], width: int) -> list[str]:
     ]
 
 
-def stage_table(plan: dict[str, Any]) -> Table:
+def stage_table(plan: dict[str, Any], all_stages: bool = True) -> Table:
     table = Table(
         title="stages: rows per step, each task's share of the stage's demonstrations/prompts (SFT/RL)",
         title_justify="left",
@@ -109,13 +112,18 @@ def stage_table(plan: dict[str, Any]) -> Table:
     for col in columns:
         left = col in ("stage", "SFT weights", "shares")
         table.add_column(col, justify="left" if left else "right", no_wrap=col != "shares")
-    for s in plan["stages"]:
+    stages = plan["stages"] if all_stages else plan["stages"][:SHOWN_TASKS]
+    for s in stages:
         first, last = s["mu"]
         mu = f"{first:.3f}" if abs(first - last) < 5e-4 else f"{first:.3f} → {last:.3f}"
         cells = [s["name"], f"{s['first']}-{s['last']}", mu]
         cells += [f"{s['sft_per_step']:g}", f"{s['rl_per_step']:g}", f"{s['rollouts_per_step']:g}"]
         cells += [", ".join(s["sft_weighting"] or ["-"])] if weighted else []
         table.add_row(*cells, share_text(s.get("shares", {})))
+    if len(stages) < len(plan["stages"]):
+        rest = plan["stages"][len(stages) :]
+        table.add_section()
+        table.add_row(f"... {len(rest)} more", f"{rest[0]['first']}-{rest[-1]['last']}", *[""] * (len(columns) - 2))
     return table
 
 

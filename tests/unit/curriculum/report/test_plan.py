@@ -198,3 +198,23 @@ def test_diff_command_takes_a_catalog_or_overrides(capsys):
     assert main(["plan", str(TINY), "--diff", str(TINY), "training.steps=12"]) == 0
     out = capsys.readouterr().out
     assert "figures differ" in out and "12" in out
+
+
+def test_plan_view_of_many_stages_lists_forty():
+    """100 tasks in kind_first stages of 1 step each: 40 timeline lines and stage rows, then the rest in one
+    line and one row (steps 40-99); --all-tasks lists all 100."""
+    from curriculum.bench.plan import synthetic_tasks
+    from schedulers.base import TaskInfo
+    from schedulers.build import build_scheduler
+
+    catalog = load_catalog(TINY, ["schedule.kind=constant", "schedule.mu=0.5", 'schedule.order={"kind": "kind_first"}'])
+    tasks = synthetic_tasks(100)
+    infos = [TaskInfo(t.id, t.kind, t.weight) for t in tasks]
+    segments = build_scheduler(catalog.schedule, infos, 100).nominal(100)
+    plan = plan_summary(catalog, tasks, segments, False)
+    lines = _rendered(plan)
+    assert "... 60 more stages (--all-tasks lists every stage and task)" in lines
+    assert "... 60 more 40-99" in lines
+    stage_rows = [line for line in lines if line.startswith("t0") and " 0.500 " in line]
+    assert len(stage_rows) == 40
+    assert len([line for line in _rendered(plan, all_tasks=True) if line.startswith("t0") and " 0.500 " in line]) == 100
