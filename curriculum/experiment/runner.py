@@ -423,5 +423,8 @@ def _outcome(future: Future, planned: PlannedRun, news: Callable[[str], None], t
 
 
 def _duration(seconds: float) -> str:
+    """12 s, 3 min (minutes rounded up), 2.5 h."""
+    if seconds < 60:
+        return f"{math.ceil(seconds)} s"
     minutes = math.ceil(seconds / 60)
     return f"{minutes} min" if minutes < 120 else f"{minutes / 60:.1f} h"

@@ -134,3 +134,17 @@ def test_match_compute_counts_a_bwt_order_probe_in_the_estimate(tmp_path):
     # a budget the probe alone exceeds (12 baseline steps; 2 tasks x 10 probe steps) is refused by name
     with pytest.raises(ExperimentError, match="arm bwt-order: no number of steps matches the compute budget"):
         plan_experiment(TINY, ["training.steps=12"], tmp_path, arms=["bwt-order"], match="compute")
+
+
+def test_durations_read_as_a_person_would_say_them():
+    from curriculum.experiment.runner import _duration
+
+    # seconds rounded up under a minute, minutes rounded up under two hours, then hours to a tenth
+    assert [_duration(x) for x in (8.2, 59.5, 60, 61, 7200, 9000)] == [
+        "9 s",
+        "60 s",
+        "1 min",
+        "2 min",
+        "2.0 h",
+        "2.5 h",
+    ]
