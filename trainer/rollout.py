@@ -76,6 +76,7 @@ def generate(
     greedy: bool = False,
     with_entropy: bool = False,
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    part: tuple[list[int], int] | None = None,
 ) -> Rollouts:
     """Decode each prompt once (repeat a prompt G times in `prompts` for a group).
 
@@ -86,6 +87,11 @@ def generate(
     forwards take the others only. The sampler still draws for every row (a finished row keeps its last
     scores and its token is replaced by padding), so each row draws the same random numbers as when every
     row was decoded to the end.
+
+    `part` = (rows, total): `prompts` are these rows (increasing) of a batch of `total` rows, the rest decoded
+    elsewhere (another rank). The sampler draws for the whole batch, the other rows holding placeholder
+    scores: a row's draw depends only on the generator and the row's place in the batch, so each row gets the
+    token it would get if the whole batch were decoded here.
     """
     device = next(model.parameters()).device
     was_training = model.training
@@ -130,7 +136,7 @@ def generate(
                     f"the sampling probabilities at temperature {temperature:g} are not finite (the scores divided "
                     "by it overflow): raise the temperature"
                 )
-            token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            token = _sample(probs, generator, part)
         token = torch.where(done, torch.full_like(token, pad_id), token)
         alive.append(~done)
         out_ids.append(token)
@@ -159,6 +165,17 @@ def generate(
         logprobs=torch.stack(out_logp, dim=1) * response_mask,
         entropy=(torch.stack(out_ent, dim=1) * response_mask) if with_entropy else None,
     )
+
+
+def _sample(probs: Tensor, generator: torch.Generator | None, part: tuple[list[int], int] | None) -> Tensor:
+    """One token per row; with `part`, drawn at the rows' places in the whole batch (`generate`)."""
+    if part is None:
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+    rows, total = part
+    index = torch.tensor(rows, dtype=torch.long, device=probs.device)
+    whole = torch.full((total, probs.shape[1]), 1.0 / probs.shape[1], dtype=probs.dtype, device=probs.device)
+    whole.index_copy_(0, index, probs)
+    return torch.multinomial(whole, 1, generator=generator).squeeze(1).index_select(0, index)
 
 
 def _can_drop_rows(cache: object) -> bool:

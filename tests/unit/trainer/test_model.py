@@ -221,3 +221,29 @@ def test_decoding_only_the_live_rows_keeps_every_rows_samples(monkeypatch):
     still = [int((lengths > t).sum()) for t in range(len(live_sizes))]
     assert live_sizes == [32] + still[1:]
     assert sum(live_sizes) < sum(every_sizes)
+
+
+def test_a_part_of_a_batch_draws_what_the_whole_batch_draws():
+    """Two halves of a 32-row batch (even rows, odd rows), each decoded alone with part=(rows, 32) and the same
+    seeded generator, sample the tokens the whole batch samples at those rows (what lets ranks split a step's
+    rollouts and still sample as one process would); without `part`, a half draws other tokens."""
+    model, fmt = tiny_base()
+    prompts = [fmt.prompt_ids(p) for p in ["47+85=", "sort(dbca)=", "rev(hello)=", "count(a,banana)="] * 8]
+
+    def sample(rows, part):
+        return generate(
+            model, [prompts[i] for i in rows], max_new_tokens=16, temperature=1.0,
+            generator=torch.Generator().manual_seed(11), stop_ids=fmt.stop_ids, pad_id=fmt.pad_id, part=part,
+        )  # fmt: skip
+
+    whole = sample(range(32), None)
+    for rows in (list(range(0, 32, 2)), list(range(1, 32, 2))):
+        half = sample(rows, (rows, 32))
+        width = half.response_ids.shape[1]
+        assert torch.equal(half.response_ids, whole.response_ids[rows, :width])
+        assert torch.equal(half.response_mask, whole.response_mask[rows, :width])
+        assert int(whole.response_mask[rows, width:].sum()) == 0  # nothing of these rows beyond
+        assert torch.allclose(half.logprobs, whole.logprobs[rows, :width], atol=1e-5)
+    alone = sample(list(range(0, 32, 2)), None)
+    width = min(alone.response_ids.shape[1], whole.response_ids.shape[1])
+    assert bool((alone.response_ids[:, :width] != whole.response_ids[0::2, :width]).any())
