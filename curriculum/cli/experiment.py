@@ -4,7 +4,7 @@ several seeds, each an ordinary run folder under --out, then compare them with h
 <out>/results.parquet. Arms and seeds come from the command line or the catalog's `experiment:` section.
 
 Started again with the same arguments, it skips finished runs, resumes an interrupted one exactly and
-retries failed ones. `--match compute` gives every arm the same training FLOPs (curriculum.experiment.runner
+retries failed ones. `--match compute` gives every arm the same training FLOPs (curriculum.experiment.planning
 says how). `--list-arms` shows the built-in arms.
 """
 
@@ -59,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--jobs and --threads must be at least 1, got {args.jobs} and {args.threads}")
     if args.seeds is not None and args.seeds < 1:
         raise UserError(f"--seeds must be at least 1, got {args.seeds}")
+    from curriculum.experiment.planning import plan_experiment
     from curriculum.experiment.results import collect, compare
-    from curriculum.experiment.runner import ExperimentStopped, plan_experiment, run_experiment
+    from curriculum.experiment.runner import ExperimentStopped, run_experiment
     from curriculum.run.rundir import write_table
     from curriculum.views.experiment import render_experiment
     from curriculum.views.train import LiveDisplay

@@ -7,7 +7,7 @@ from helpers import TINY
 
 from curriculum.catalog import CatalogInvalid, load_catalog
 from curriculum.catalog.experiment import BUILTIN_ARMS, arm_overrides
-from curriculum.experiment.runner import ExperimentError, plan_experiment
+from curriculum.experiment.planning import ExperimentError, plan_experiment
 from curriculum.run.setup import load_tasks, plan_cost_of, plan_segments
 
 
