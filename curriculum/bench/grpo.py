@@ -35,115 +35,30 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from curriculum.catalog import Catalog, load_catalog
-from curriculum.run.setup import load_tasks, make_scheduler
-from curriculum.run.stream import Stream
-from curriculum.signals.measurements import Measurements
+from curriculum.bench.sides import (
+    TASKS,
+    Result,
+    alternate,
+    bench_catalog,
+    plain_torch,
+    print_table,
+    project_steps,
+    step_batches,
+    trl_clock,
+)
+from curriculum.catalog import Catalog
+from curriculum.run.setup import load_tasks
 from trainer.batch import RLPrompt
-from trainer.model import Formatter, load_model
-from trainer.runtime import make_runtime
-from trainer.step import make_optimizer, train_step
-
-TASKS = {
-    "addition": ["addition"],
-    "demo": ["addition", "sort", "reverse", "count", "word", "digits"],
-}
-CATALOG = """name: bench
-seed: 0
-model: {{kind: builtin, name: tiny-base}}
-tasks:
-{tasks}
-schedule: {{kind: constant, mu: {mu}, sft_batch: {sft_batch}, rl_batch: {prompts}}}
-training:
-  steps: {steps}
-  lr: 1.0e-6
-  grad_clip: 1.0
-  rollout: {{group_size: {group}, max_new_tokens: {new_tokens}, temperature: 1.0}}
-  checkpoint_every: 0
-evaluation: {{every: 0}}
-"""
-TASK = """  - id: {name}
-    kind: structured
-    source: {{kind: builtin, name: {name}, style: expert}}
-    sft: {{size: 512}}
-    rl: {{size: 4096}}
-    eval: {{size: 4}}
-    reward: {{kind: builtin}}
-"""
-
-
-@dataclass
-class Result:
-    seconds: list[float] = field(default_factory=list)  # timed steps
-    lengths: list[float] = field(default_factory=list)  # mean completion tokens per timed step
-    overhead: list[float] = field(default_factory=list)  # project: scheduler + stream seconds per timed step
-
-
-def bench_catalog(
-    tasks: list[str],
-    prompts: int,
-    group: int,
-    new_tokens: int,
-    steps: int,
-    folder: Path,
-    mu: float = 0.0,
-    sft_batch: int = 8,
-) -> Catalog:
-    """The benchmark's catalog: the tasks, a constant schedule (mu 0: RL only, 1: SFT only), lr 1e-6."""
-    text = CATALOG.format(
-        tasks="".join(TASK.format(name=t) for t in tasks),
-        prompts=prompts,
-        group=group,
-        new_tokens=new_tokens,
-        steps=steps,
-        mu=mu,
-        sft_batch=sft_batch,
-    )
-    path = folder / "bench.yaml"
-    path.write_text(text)
-    return load_catalog(path)
-
-
-def step_prompts(catalog: Catalog, tasks: list, fmt: Formatter, steps: int) -> list[list[RLPrompt]]:
-    """Each step's RL prompts, as the project's scheduler and stream give them (the same for every side)."""
-    scheduler, stream = make_scheduler(catalog, tasks), Stream(tasks, fmt, catalog.seed)
-    return [stream.batch(scheduler.decide(step, Measurements(step=step))).rl for step in range(steps)]
-
-
-# ------------------------------------------------------------------------------------------------ project
-def project_side(catalog: Catalog, warmup: int, steps: int, deterministic: bool = True) -> Result:
-    """`deterministic=False` (side project-nondet): the same with torch's deterministic algorithms off, to
-    measure what the run's determinism costs."""
-    tasks = load_tasks(catalog, Path("."))
-    model, fmt = load_model(catalog.model, catalog.seed)
-    runtime = make_runtime(catalog.training.device, catalog.training.logit_chunk)
-    if not deterministic:
-        plain_torch()
-    scheduler, stream, m = make_scheduler(catalog, tasks), Stream(tasks, fmt, catalog.seed), Measurements()
-    state = {"model": model, "optimizer": make_optimizer(model, catalog.training), "step": 0}
-    out = Result()
-    for step in range(warmup + steps):
-        started = time.perf_counter()
-        batch = stream.batch(scheduler.decide(step, m))
-        ready = time.perf_counter()
-        record = train_step(state, batch, fmt, catalog.training, runtime, catalog.seed)
-        m.add_step(record)
-        if step >= warmup:
-            out.seconds.append(time.perf_counter() - started)
-            out.overhead.append(ready - started)
-            out.lengths.append(record.rollouts.response_len)
-    return out
+from trainer.model import load_model
 
 
 # --------------------------------------------------------------------------------------------------- bare
@@ -174,13 +89,6 @@ def bare_generate(model, prompts: list[list[int]], new_tokens: int, stop: list[i
         out = model(**step_inputs, past_key_values=cache, use_cache=True)
         cache, logits, next_pos = out.past_key_values, out.logits[:, -1], next_pos + 1
     return ids, mask, torch.stack(tokens, 1), torch.stack(masks, 1).long()
-
-
-def plain_torch() -> None:
-    """The bare loop and TRL run as torch comes: no deterministic algorithms (the project's runtime turns them
-    on for its own side; its cost is part of the project's figure)."""
-    torch.use_deterministic_algorithms(False)
-    torch.utils.deterministic.fill_uninitialized_memory = True
 
 
 def bare_side(catalog: Catalog, prompts: list[list[RLPrompt]], warmup: int, steps: int) -> Result:
@@ -223,7 +131,6 @@ def trl_side(
 ) -> Result:
     """`checkpointing` (side trl-gc): TRL's default gradient checkpointing, which recomputes the forward."""
     from datasets import Dataset
-    from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
     plain_torch()
@@ -243,16 +150,6 @@ def trl_side(
     def reward(prompts: list[str], completions: list[str], completion_ids: list[list[int]], **_) -> list[float]:
         lengths.append(sum(map(len, completion_ids)) / len(completion_ids))
         return [float(graders[p]([c])[0]) for p, c in zip(prompts, completions)]
-
-    class Clock(TrainerCallback):
-        last = None
-
-        def on_step_end(self, args, state, control, **kwargs):
-            now = time.perf_counter()
-            if self.last is not None and warmup < state.global_step <= warmup + steps:
-                out.seconds.append(now - self.last)
-                out.lengths.append(lengths[-1])
-            self.last = now
 
     config = GRPOConfig(
         output_dir=str(folder / "trl"),
@@ -291,7 +188,7 @@ def trl_side(
         args=config,
         train_dataset=Dataset.from_dict({"prompt": texts}),
         processing_class=tok,
-        callbacks=[Clock()],
+        callbacks=[trl_clock(out, warmup, steps, lambda step: lengths[-1])],
     )
     trainer.train()
     return out
@@ -338,50 +235,26 @@ def run(args: argparse.Namespace) -> None:
         catalog = bench_catalog(TASKS["demo" if args.demo else "addition"], P, G, T, total, folder)
         tasks = load_tasks(catalog, folder)
         _, fmt = load_model(catalog.model, catalog.seed)
-        prompts = step_prompts(catalog, tasks, fmt, total)
+        prompts = [batch.rl for batch in step_batches(catalog, tasks, fmt, total)]
         print(
             f"GRPO step, {P} prompts x G {G} = {P * G} completions, up to {T} new tokens, tasks "
             f"{', '.join(t.id for t in tasks)}; {args.warmup} warm-up + {args.steps} timed steps, {args.rounds} "
             f"rounds; torch {torch.__version__}, {torch.get_num_threads()} threads"
             + ("; a competing process spins on one core" if args.busy else "")
         )
-        results: dict[str, list[Result]] = {s: [] for s in sides}
-        for r in range(args.rounds):
-            order = sides[r % len(sides) :] + sides[: r % len(sides)]
-            for side in order:
-                if side in ("project", "project-nondet"):
-                    res = project_side(catalog, args.warmup, args.steps, deterministic=side == "project")
-                elif side == "bare":
-                    res = bare_side(catalog, prompts, args.warmup, args.steps)
-                elif side in ("trl", "trl-gc"):
-                    res = trl_side(catalog, prompts, args.warmup, args.steps, folder, checkpointing=side == "trl-gc")
-                else:
-                    raise SystemExit(f"unknown side {side!r}: project, project-nondet, bare, trl, trl-gc")
-                results[side].append(res)
-                step = statistics.median(res.seconds)
-                print(
-                    f"  round {r + 1} {side:8s} median step {step * 1e3:7.1f} ms  {P * G / step:7.1f} samples/s  "
-                    f"mean completion {statistics.mean(res.lengths):.2f} tokens",
-                    flush=True,
-                )
+
+        def run_side(side: str) -> Result:
+            if side in ("project", "project-nondet"):
+                length = lambda batch, record: record.rollouts.response_len  # noqa: E731
+                return project_steps(catalog, args.warmup, args.steps, length, deterministic=side == "project")
+            if side == "bare":
+                return bare_side(catalog, prompts, args.warmup, args.steps)
+            if side in ("trl", "trl-gc"):
+                return trl_side(catalog, prompts, args.warmup, args.steps, folder, checkpointing=side == "trl-gc")
+            raise SystemExit(f"unknown side {side!r}: project, project-nondet, bare, trl, trl-gc")
+
+        results = alternate(sides, run_side, args.rounds, P * G, "samples/s")
     print_table(results, P * G)
-
-
-def print_table(results: dict[str, list[Result]], samples: int, unit: str = "samples/s") -> None:
-    rates = {s: [samples / statistics.median(r.seconds) for r in rs] for s, rs in results.items()}
-    median = {s: statistics.median(v) for s, v in rates.items()}
-    print()
-    print(f"| side | {unit} (median of rounds) | range | mean completion tokens | vs TRL | vs bare |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for side, values in rates.items():
-        lengths = statistics.mean(x for r in results[side] for x in r.lengths)
-        vs = [f"{median[side] / median[o]:.2f}x" if o in median else "-" for o in ("trl", "bare")]
-        print(
-            f"| {side} | {median[side]:.1f} | {min(values):.1f}-{max(values):.1f} | {lengths:.2f} | {vs[0]} | {vs[1]} |"
-        )
-    if "project" in results:
-        share = [sum(r.overhead) / sum(r.seconds) for r in results["project"]]
-        print(f"\nproject: scheduler + stream {100 * statistics.median(share):.2f}% of the step (median of rounds)")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ Rows/s = demonstrations per step / median step seconds; rounds alternate as in `
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 import warnings
@@ -30,40 +29,21 @@ from pathlib import Path
 
 import torch
 
-from curriculum.bench.grpo import TASKS, Result, bench_catalog, plain_torch
+from curriculum.bench.sides import (
+    TASKS,
+    Result,
+    alternate,
+    bench_catalog,
+    plain_torch,
+    print_table,
+    project_steps,
+    step_batches,
+    trl_clock,
+)
 from curriculum.catalog import Catalog
-from curriculum.run.setup import load_tasks, make_scheduler
-from curriculum.run.stream import Stream
-from curriculum.signals.measurements import Measurements
+from curriculum.run.setup import load_tasks
 from trainer.batch import SFTRow
-from trainer.model import Formatter, load_model
-from trainer.runtime import make_runtime
-from trainer.step import make_optimizer, train_step
-
-
-def step_rows(catalog: Catalog, tasks: list, fmt: Formatter, steps: int) -> list[list[SFTRow]]:
-    scheduler, stream = make_scheduler(catalog, tasks), Stream(tasks, fmt, catalog.seed)
-    return [stream.batch(scheduler.decide(step, Measurements(step=step))).sft for step in range(steps)]
-
-
-def project_side(catalog: Catalog, warmup: int, steps: int) -> Result:
-    tasks = load_tasks(catalog, Path("."))
-    model, fmt = load_model(catalog.model, catalog.seed)
-    runtime = make_runtime(catalog.training.device, catalog.training.logit_chunk)
-    scheduler, stream, m = make_scheduler(catalog, tasks), Stream(tasks, fmt, catalog.seed), Measurements()
-    state = {"model": model, "optimizer": make_optimizer(model, catalog.training), "step": 0}
-    out = Result()
-    for step in range(warmup + steps):
-        started = time.perf_counter()
-        batch = stream.batch(scheduler.decide(step, m))
-        ready = time.perf_counter()
-        record = train_step(state, batch, fmt, catalog.training, runtime, catalog.seed)
-        m.add_step(record)
-        if step >= warmup:
-            out.seconds.append(time.perf_counter() - started)
-            out.overhead.append(ready - started)
-            out.lengths.append(sum(len(r.completion_ids) for r in batch.sft) / len(batch.sft))
-    return out
+from trainer.model import load_model
 
 
 def bare_side(catalog: Catalog, rows: list[list[SFTRow]], warmup: int, steps: int) -> Result:
@@ -101,7 +81,6 @@ def trl_side(
     catalog: Catalog, rows: list[list[SFTRow]], warmup: int, steps: int, folder: Path, checkpointing: bool = False
 ) -> Result:
     from datasets import Dataset
-    from transformers import TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
     plain_torch()
@@ -113,16 +92,6 @@ def trl_side(
         "completion": [tok.decode(r.completion_ids[:-1]) for r in flat],  # TRL appends the eos token itself
     }
     out, lengths = Result(), [sum(len(r.completion_ids) for r in step) / len(step) for step in rows]
-
-    class Clock(TrainerCallback):
-        last = None
-
-        def on_step_end(self, args, state, control, **kwargs):
-            now = time.perf_counter()
-            if self.last is not None and warmup < state.global_step <= warmup + steps:
-                out.seconds.append(now - self.last)
-                out.lengths.append(lengths[state.global_step - 1])
-            self.last = now
 
     config = SFTConfig(
         output_dir=str(folder / "trl"),
@@ -148,7 +117,11 @@ def trl_side(
         seed=catalog.seed,
     )
     trainer = SFTTrainer(
-        model=model, args=config, train_dataset=Dataset.from_dict(data), processing_class=tok, callbacks=[Clock()]
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_dict(data),
+        processing_class=tok,
+        callbacks=[trl_clock(out, warmup, steps, lambda step: lengths[step - 1])],
     )
     first = trainer.train_dataset[0]
     expected = flat[0].prompt_ids + flat[0].completion_ids
@@ -162,8 +135,6 @@ def trl_side(
 
 def main(argv: list[str] | None = None) -> None:
     from transformers.utils import logging as hf_logging
-
-    from curriculum.bench.grpo import print_table
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
@@ -191,31 +162,24 @@ def main(argv: list[str] | None = None) -> None:
         catalog = bench_catalog(names, 8, 2, 8, total, folder, mu=1.0, sft_batch=B)
         tasks = load_tasks(catalog, folder)
         _, fmt = load_model(catalog.model, catalog.seed)
-        rows = step_rows(catalog, tasks, fmt, total)
+        rows = [batch.sft for batch in step_batches(catalog, tasks, fmt, total)]
         print(
             f"SFT step, {B} demonstrations, tasks {', '.join(t.id for t in tasks)}; {args.warmup} warm-up + "
             f"{args.steps} timed steps, {args.rounds} rounds; torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads"
         )
-        results: dict[str, list[Result]] = {s: [] for s in sides}
-        for r in range(args.rounds):
-            order = sides[r % len(sides) :] + sides[: r % len(sides)]
-            for side in order:
-                if side == "project":
-                    res = project_side(catalog, args.warmup, args.steps)
-                elif side == "bare":
-                    res = bare_side(catalog, rows, args.warmup, args.steps)
-                elif side in ("trl", "trl-gc"):
-                    res = trl_side(catalog, rows, args.warmup, args.steps, folder, checkpointing=side == "trl-gc")
-                else:
-                    raise SystemExit(f"unknown side {side!r}: project, bare, trl, trl-gc")
-                results[side].append(res)
-                step = statistics.median(res.seconds)
-                print(
-                    f"  round {r + 1} {side:8s} median step {step * 1e3:7.1f} ms  {B / step:7.1f} rows/s  "
-                    f"mean completion {statistics.mean(res.lengths):.2f} tokens",
-                    flush=True,
-                )
+
+        def run_side(side: str) -> Result:
+            if side == "project":
+                length = lambda batch, record: sum(len(r.completion_ids) for r in batch.sft) / len(batch.sft)  # noqa: E731
+                return project_steps(catalog, args.warmup, args.steps, length)
+            if side == "bare":
+                return bare_side(catalog, rows, args.warmup, args.steps)
+            if side in ("trl", "trl-gc"):
+                return trl_side(catalog, rows, args.warmup, args.steps, folder, checkpointing=side == "trl-gc")
+            raise SystemExit(f"unknown side {side!r}: project, bare, trl, trl-gc")
+
+        results = alternate(sides, run_side, args.rounds, B, "rows/s")
     print_table(results, B, unit="rows/s")
 
 
