@@ -94,9 +94,7 @@ def _per_task_lines(data: dict, key: str, path: Path, ylabel: str, title: str) -
     ax.grid(alpha=0.3)
     if drawn:
         ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return drawn
 
 
@@ -113,9 +111,7 @@ def mu_figure(data: dict, path: Path) -> str:
     ax.set_title(f"mu over steps ({data['schedule']})", fontsize=11, pad=14)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return "the SFT weight mu the schedule planned (grey) and the one each step used (blue)"
 
 
@@ -137,9 +133,7 @@ def accuracy_figure(data: dict, path: Path) -> str | None:
     extra = "".join(f", {k} {v:+.3f}" for k, v in (("BWT", bwt), ("FWT", fwt)) if v is not None)
     ax.set_title(f"accuracy matrix R (score at each stage end): ACC {acc['acc']:.3f}{extra}", fontsize=10)
     fig.colorbar(image, ax=ax, fraction=0.03)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return "held-out score of every task (columns) at the start and at the end of each stage (rows)"
 
 
@@ -163,10 +157,15 @@ def mix_figure(data: dict, path: Path) -> str:
     ax.set_title("planned vs actual mix per task", fontsize=11)
     ax.legend(fontsize=8, ncol=2)
     ax.grid(alpha=0.3, axis="y")
+    _save(fig, path)
+    return "SFT demonstrations and RL prompts per task over the run: planned (light) and trained (dark)"
+
+
+def _save(fig, path: Path) -> None:
+    """Lay the figure out, write it as a PNG and free it."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return "SFT demonstrations and RL prompts per task over the run: planned (light) and trained (dark)"
+    _pyplot().close(fig)
 
 
 def write_plots(data: dict, out: Path) -> list[tuple[str, str]]:
@@ -218,9 +217,7 @@ def arms_curves_figure(data: dict, path: Path) -> str:
     ax.set_title(f"{data['name']}: arms over steps, mean over seeds with its 95% interval", fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return "each arm's mean held-out score (over tasks) at every evaluation, mean over seeds, band = 95% t interval"
 
 
@@ -240,9 +237,7 @@ def final_scores_figure(data: dict, path: Path) -> str:
     ax.set_xlabel("final held-out score, mean over tasks and seeds (95% t interval)")
     ax.set_title(f"{data['name']}: final score per arm", fontsize=11)
     ax.grid(alpha=0.3, axis="x")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
     return "each arm's final held-out score (mean over tasks, then over seeds) with its 95% interval; baseline in red"
 
 

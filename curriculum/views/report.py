@@ -8,7 +8,7 @@ base) is in the JSON only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.markup import escape
@@ -83,12 +83,17 @@ def render_per_task(p: dict, console: Console) -> None:
         entropy, unique = (_change(row[f"{m}_start"], row[f"{m}_end"]) for m in ("entropy", "unique"))
         return [_f(row["base"]), best, _f(row["final"]), entropy, unique, _f(row["kl_end"], ".4f")]
 
-    for row in p["tasks"]:
+    _task_and_kind_rows(table, p, cells)
+    console.print(table)
+
+
+def _task_and_kind_rows(table: Table, section: dict, cells: Callable[[dict], list]) -> None:
+    """A row per task, then a row per task kind with its mean ("mean (4)"), each task's or kind's cells."""
+    for row in section["tasks"]:
         table.add_row(row["task"], row["kind"], *cells(row))
     table.add_section()
-    for row in p["kinds"]:
+    for row in section["kinds"]:
         table.add_row(f"mean ({row['tasks']})", row["kind"], *cells(row))
-    console.print(table)
 
 
 def _heat_cell(value: float | None) -> Text:
@@ -149,11 +154,7 @@ def render_entropy_trend(e: dict, console: Console) -> None:
             out += [_change(row[f"{m}_start"], row[f"{m}_end"]) for m in ("entropy_plan", "entropy_exec")]
         return out
 
-    for row in e["tasks"]:
-        table.add_row(row["task"], row["kind"], *cells(row))
-    table.add_section()
-    for row in e["kinds"]:
-        table.add_row(f"mean ({row['tasks']})", row["kind"], *cells(row))
+    _task_and_kind_rows(table, e, cells)
     console.print(table)
 
 
