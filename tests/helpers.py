@@ -104,3 +104,12 @@ def run_tables(root: Path) -> dict:
         frame = pl.read_parquet(root / f"{name}.parquet")
         out[name] = frame.select([c for c in frame.columns if not c.startswith("perf/")])
     return out
+
+
+def train_tiny(out: Path, *overrides: str, display=None):
+    """A run of the tiny catalog with these overrides into `out` (the run's RunDir)."""
+    from curriculum.catalog import load_catalog
+    from curriculum.run.loop import train
+
+    catalog = load_catalog(TINY, list(overrides))
+    return train(catalog, catalog.model_dump(mode="json"), TINY.parent, out, display)

@@ -4,20 +4,17 @@ the first -> last score of each task."""
 
 import polars as pl
 import pytest
-from helpers import TINY
+from helpers import train_tiny
 
-from curriculum.catalog import load_catalog
 from curriculum.cli import main
 from curriculum.report import load_run
 from curriculum.report.plots import plot_data
-from curriculum.run.loop import train
 
 
 @pytest.fixture(scope="module")
 def run_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("plots") / "run"
-    catalog = load_catalog(TINY, ["training.steps=6", "evaluation.every=3"])
-    train(catalog, catalog.model_dump(mode="json"), TINY.parent, root)
+    train_tiny(root, "training.steps=6", "evaluation.every=3")
     return root
 
 

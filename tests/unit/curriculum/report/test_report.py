@@ -460,14 +460,10 @@ def test_planned_vs_actual_mix_by_hand():
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A 4-step run of the tiny catalog, evaluated every 2 steps."""
-    from helpers import TINY
-
-    from curriculum.catalog import load_catalog
-    from curriculum.run.loop import train
+    from helpers import train_tiny
 
     root = tmp_path_factory.mktemp("tiny") / "run"
-    catalog = load_catalog(TINY, ["training.steps=4", "evaluation.every=2"])
-    train(catalog, catalog.model_dump(mode="json"), TINY.parent, root)
+    train_tiny(root, "training.steps=4", "evaluation.every=2")
     return root
 
 

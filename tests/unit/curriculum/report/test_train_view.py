@@ -5,17 +5,14 @@ panel under the bar holds the last step's reward and the last evaluation of each
 from pathlib import Path
 
 import polars as pl
-from helpers import TINY
+from helpers import TINY, train_tiny
 from rich.console import Console
 
-from curriculum.catalog import load_catalog
-from curriculum.run.loop import train
 from curriculum.views.train import LiveDisplay
 
 
 def _run(tmp_path: Path, display: LiveDisplay) -> tuple[pl.DataFrame, pl.DataFrame]:
-    catalog = load_catalog(TINY, ["training.steps=6", "evaluation.every=3"])
-    train(catalog, catalog.model_dump(mode="json"), TINY.parent, tmp_path / "run", display)
+    train_tiny(tmp_path / "run", "training.steps=6", "evaluation.every=3", display=display)
     return pl.read_parquet(tmp_path / "run" / "steps.parquet"), pl.read_parquet(tmp_path / "run" / "evals.parquet")
 
 
