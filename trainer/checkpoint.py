@@ -2,8 +2,12 @@
 
 Layout of `checkpoints/step-000100/`:
     model/          save_pretrained (config + safetensors) and the tokenizer
-    optimizer.pt    AdamW state
+    optimizer.pt    AdamW state (FSDP under torchrun: `optimizer/`, each rank's shard through
+                    torch.distributed.checkpoint, which can load it back on another number of ranks)
     state.pt        {"step", "extra" (scheduler state, stream position, ...), "rng"}
+
+Under torchrun rank 0 writes the folder; with FSDP every rank writes its optimizer shard into rank 0's
+temporary folder, and the full weights are gathered for `model/`. Every rank reads the same checkpoint.
 
 Everything is first written to a temporary folder next to it, checked (every file there and readable, every
 weight finite), then renamed into place; a folder named `step-*` is therefore always complete. Older
@@ -27,6 +31,7 @@ from pathlib import Path
 import torch
 
 from curriculum.errors import UserError
+from trainer.distributed import Dist
 
 _NAME = re.compile(r"^step-(\d+)$")
 
@@ -43,27 +48,40 @@ class CheckpointError(UserError):
     """A checkpoint could not be written, or one on disk cannot be used; the message says which and why."""
 
 
+def _ranks(state: dict) -> tuple[Dist, bool]:
+    """The job's ranks, and whether the weights and optimizer state are sharded (FSDP)."""
+    replicas = state.get("replicas")
+    return (replicas.dist, replicas.kind == "fsdp") if replicas is not None else (Dist(), False)
+
+
 def save_checkpoint(root: Path, state: dict, tokenizer: object, extra: dict, keep: int) -> Path:
     """Write model, tokenizer, optimizer, step, `extra` and RNG states to `root/step-NNNNNN` (module docstring)."""
-    step = state["step"]
+    step, model = state["step"], state["model"]
+    ranks, sharded = _ranks(state)
     final = root / f"step-{step:06d}"
-    tmp = root / f".tmp-step-{step:06d}-{os.getpid()}"
-    bad = [name for name, p in state["model"].named_parameters() if not bool(torch.isfinite(p).all())]
+    tmp = Path(ranks.gather(str(root / f".tmp-step-{step:06d}-{os.getpid()}"))[0])  # rank 0's
+    weights = _full_weights(model) if sharded else dict(model.named_parameters())
+    bad = [name for name, p in weights.items() if not bool(torch.isfinite(p).all())] if ranks.main else []
     if bad:
         raise CheckpointError(f"step {step}: weights are not finite ({', '.join(bad[:3])}); no checkpoint written")
     try:
-        for stale in root.glob(".tmp-step-*") if root.is_dir() else []:  # left by a kill mid-save: never complete
-            shutil.rmtree(stale, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        state["model"].save_pretrained(tmp / "model")
-        tokenizer.save_pretrained(tmp / "model")
-        torch.save(state["optimizer"].state_dict(), tmp / "optimizer.pt")
-        rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
-        torch.save({"step": step, "extra": extra, "rng": rng}, tmp / "state.pt")
-        read_checkpoint(tmp)  # complete and readable, before anything older goes
-        if final.exists():  # re-saving the same step (e.g. after a resume): replace it whole
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        if ranks.main:
+            for stale in root.glob(".tmp-step-*") if root.is_dir() else []:  # left by a kill mid-save: never complete
+                shutil.rmtree(stale, ignore_errors=True)
+            tmp.mkdir(parents=True)
+        if sharded:
+            _save_sharded_optimizer(state, tmp)
+        if ranks.main:
+            model.save_pretrained(tmp / "model", **({"state_dict": weights} if sharded else {}))
+            tokenizer.save_pretrained(tmp / "model")
+            if not sharded:
+                torch.save(state["optimizer"].state_dict(), tmp / "optimizer.pt")
+            rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
+            torch.save({"step": step, "extra": extra, "rng": rng}, tmp / "state.pt")
+            read_checkpoint(tmp)  # complete and readable, before anything older goes
+            if final.exists():  # re-saving the same step (e.g. after a resume): replace it whole
+                shutil.rmtree(final)
+            os.replace(tmp, final)
     except (OSError, CheckpointError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         previous = checkpoint_dirs(root)
@@ -73,16 +91,63 @@ def save_checkpoint(root: Path, state: dict, tokenizer: object, extra: dict, kee
             f"could not write the checkpoint of step {step} in {root}: {reason}",
             f"{kept}; free space or fix the folder, then `curriculum train --resume` the run",
         ) from None
-    for old in checkpoint_dirs(root)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    if ranks.main:
+        for old in checkpoint_dirs(root)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    ranks.barrier()  # the checkpoint is complete for every rank
     return final
+
+
+def _full_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The sharded model's full weights, on rank 0's CPU (the other ranks get an empty dict): a collective."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    full = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    tied = getattr(model, "all_tied_weights_keys", None) or {}  # transformers' own: a copy of another weight
+    return {k: v for k, v in full.items() if k not in tied}
+
+
+def _save_sharded_optimizer(state: dict, folder: Path) -> None:
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
+
+    ranks, _ = _ranks(state)
+    ranks.barrier()  # rank 0 has made the folder
+    dcp.save(get_optimizer_state_dict(state["model"], state["optimizer"]), checkpoint_id=str(folder / "optimizer"))
+
+
+def _load_sharded(path: Path, state: dict, weights: dict[str, torch.Tensor]) -> None:
+    """The full weights into the sharded model, each rank's optimizer shard from `optimizer/`."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import (
+        StateDictOptions,
+        get_optimizer_state_dict,
+        set_model_state_dict,
+        set_optimizer_state_dict,
+    )
+
+    model, optimizer = state["model"], state["optimizer"]
+    result = set_model_state_dict(model, weights, options=StateDictOptions(full_state_dict=True, strict=False))
+    _check_keys(path, model, result.missing_keys, result.unexpected_keys)
+    saved = get_optimizer_state_dict(model, optimizer)
+    dcp.load(saved, checkpoint_id=str(path / "optimizer"))
+    set_optimizer_state_dict(model, optimizer, saved)
+
+
+def _check_keys(path: Path, model: torch.nn.Module, missing: list[str], unexpected: list[str]) -> None:
+    missing = [k for k in missing if k not in _tied_keys(model)]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {path} does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
 
 
 def read_checkpoint(path: Path) -> dict:
     """{"weights", "optimizer", "state"} of a checkpoint folder, or CheckpointError saying what is wrong: a
     missing or unreadable file, something other than tensors and plain containers in a `.pt` file (not
     loaded), or non-finite weights."""
-    for name in ("model/config.json", "optimizer.pt", "state.pt"):
+    sharded = (path / "optimizer").is_dir()
+    for name in ("model/config.json", "optimizer/.metadata" if sharded else "optimizer.pt", "state.pt"):
         if not (path / name).is_file():
             raise CheckpointError(f"{path.name}: {name} is missing")
     try:
@@ -92,7 +157,8 @@ def read_checkpoint(path: Path) -> dict:
     bad = [k for k, v in weights.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise CheckpointError(f"{path.name}: non-finite weights ({', '.join(bad[:3])})")
-    return {"weights": weights, "optimizer": _load_pt(path, "optimizer.pt"), "state": _load_pt(path, "state.pt")}
+    optimizer = None if sharded else _load_pt(path, "optimizer.pt")  # sharded: loaded by each rank (load_checkpoint)
+    return {"weights": weights, "optimizer": optimizer, "state": _load_pt(path, "state.pt")}
 
 
 def _load_pt(path: Path, name: str) -> dict:
@@ -111,13 +177,18 @@ def load_checkpoint(path: Path, state: dict) -> dict:
     """Restore model weights, optimizer, step and RNG states into `state`; return `extra`. Nothing is changed
     when the checkpoint cannot be read (`read_checkpoint`)."""
     saved = read_checkpoint(path)
-    missing, unexpected = state["model"].load_state_dict(saved["weights"], strict=False)
-    missing = [k for k in missing if k not in _tied_keys(state["model"])]
-    if missing or unexpected:
+    _, sharded = _ranks(state)
+    if sharded != (saved["optimizer"] is None):
+        kind = "sharded (FSDP)" if saved["optimizer"] is None else "whole"
         raise CheckpointError(
-            f"checkpoint {path} does not match the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
+            f"{path.name}: its optimizer state is {kind}, which this run's training.parallel cannot load"
         )
-    state["optimizer"].load_state_dict(saved["optimizer"])
+    if sharded:
+        _load_sharded(path, state, saved["weights"])
+    else:
+        missing, unexpected = state["model"].load_state_dict(saved["weights"], strict=False)
+        _check_keys(path, state["model"], missing, unexpected)
+        state["optimizer"].load_state_dict(saved["optimizer"])
     state["step"] = saved["state"]["step"]
     torch.set_rng_state(saved["state"]["rng"]["torch"])
     random.setstate(saved["state"]["rng"]["python"])

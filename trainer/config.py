@@ -163,6 +163,12 @@ class TrainingSpec(Spec):
     checkpoint_every: NonNegInt = Field(100, description="Steps between checkpoints; 0 = only at the end.")
     keep_checkpoints: PosInt = Field(2, description="Most recent checkpoints kept on disk.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field("auto", description="`auto`: cuda > mps > cpu.")
+    parallel: Literal["ddp", "fsdp"] = Field(
+        "ddp",
+        description="Under torchrun with more than one process: `ddp` replicates the weights and all-reduces the "
+        "gradients; `fsdp` shards weights, gradients and optimizer state (FSDP2) between steps "
+        "(`trainer.distributed`). One process: ignored.",
+    )
 
     @model_validator(mode="after")
     def _budget_needs_no_decay_to_zero(self) -> "TrainingSpec":

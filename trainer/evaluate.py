@@ -41,6 +41,7 @@ from curriculum.records import EvalRecord, TaskEval
 from curriculum.seeding import derive_seed
 from trainer.batch import EvalSet, RLPrompt
 from trainer.config import EvaluationSpec
+from trainer.distributed import Dist
 from trainer.drift import k3_sum, kl_to_base
 from trainer.logits import row_slices
 from trainer.model import Formatter
@@ -81,12 +82,21 @@ def evaluate(
     kl_estimator: str = "full",
     tally: list[int] | None = None,
     logit_chunk: int | None = None,
+    ranks: Dist = Dist(),
 ) -> dict[str, TaskEval]:
     """Every eval set's metrics (module docstring), by task. `tally` (a list) gets the token count of every
     pass through a model appended: prompt + completion of each decoded and each teacher-forced sequence.
-    `logit_chunk`: the memory budget of the teacher-forced passes (`trainer.logits`)."""
+    `logit_chunk`: the memory budget of the teacher-forced passes (`trainer.logits`).
+
+    The prompts are decoded in chunks of `batch_size` sequences, each chunk's samples drawn from its own
+    generator (seeded from `generator`; the base's samples for `kl_base` likewise, one generator per task). So
+    under torchrun (`ranks`) every rank evaluates its share of the chunks and of the KL tasks, and the gathered
+    result is what one process computes, to the bit."""
     tally = tally if tally is not None else []
     prompts = [(s.task, p) for s in eval_sets for p in s.prompts]
+    chunks = _chunks(prompts, max(1, batch_size // samples))
+    seeds = sample_seeds(generator, len(chunks))
+    kl_seeds = sample_seeds(kl_generator, len(eval_sets)) if kl_generator is not None else [None] * len(eval_sets)
     kwargs = dict(
         max_new_tokens=max_new_tokens,
         temperature=temperature,
@@ -95,19 +105,21 @@ def evaluate(
         autocast=autocast,
     )
     use_k3 = base is not None and kl_samples > 0 and kl_estimator == "k3"
-    sums = {s.task: dict.fromkeys(SUMS, 0.0) for s in eval_sets}
     patterns = {s.task: marker_regex(s.planning) for s in eval_sets if s.planning is not None}
     extract = {s.task: s.extract for s in eval_sets}
-    for chunk in _chunks(prompts, max(1, batch_size // samples)):
+    mine = []  # (sums by task, tally) of each of this rank's chunks
+    for c in ranks.mine(len(chunks)):
+        chunk, sums, counts = chunks[c], {}, []
         ids = [p.prompt_ids for _, p in chunk]
         greedy = generate(model, ids, generator=None, greedy=True, **kwargs)
         repeated = [i for i in ids for _ in range(samples)]
-        sampled = generate(model, repeated, generator=generator, with_entropy=True, **kwargs)
-        tally += [seq_tokens(greedy), seq_tokens(sampled)]
+        drawn = _generator(generator, seeds[c])
+        sampled = generate(model, repeated, generator=drawn, with_entropy=True, **kwargs)
+        counts += [seq_tokens(greedy), seq_tokens(sampled)]
         k3_terms = None
         if use_k3:  # both sides teacher-forced the same way, so equal models give exactly 0
             r = sampled
-            tally += [2 * seq_tokens(r)]
+            counts += [2 * seq_tokens(r)]
             parts = []
             for rows in row_slices(r.response_ids.shape[0], r.response_ids.shape[1], logit_chunk):
                 args = (r.prompt_ids[rows], r.prompt_mask[rows], r.response_ids[rows], r.response_mask[rows])
@@ -116,28 +128,51 @@ def evaluate(
             k3_terms = tuple(torch.cat(side, dim=0) for side in zip(*parts))
         for i, (task, prompt) in enumerate(chunk):
             rows = slice(i * samples, (i + 1) * samples)
-            _add_prompt(sums[task], fmt, prompt, greedy, i, sampled, rows, extract[task], patterns.get(task), k3_terms)
+            acc = sums.setdefault(task, dict.fromkeys(SUMS, 0.0))
+            _add_prompt(acc, fmt, prompt, greedy, i, sampled, rows, extract[task], patterns.get(task), k3_terms)
+        mine.append((sums, counts))
+    sums = {s.task: dict.fromkeys(SUMS, 0.0) for s in eval_sets}
+    for chunk_sums, counts in ranks.interleave(mine, len(chunks)):  # chunk by chunk, as one process adds them
+        tally += counts
+        for task, acc in chunk_sums.items():
+            for key, value in acc.items():
+                sums[task][key] += value
     kl_base = {}
     if base is not None and kl_samples > 0 and kl_estimator == "full":
-        for s in eval_sets:
-            kl_base[s.task] = kl_to_base(
+        mine = []
+        for k in ranks.mine(len(eval_sets)):
+            counts = []
+            kl = kl_to_base(
                 model,
                 base,
                 fmt,
-                [p.prompt_ids for p in s.prompts],
+                [p.prompt_ids for p in eval_sets[k].prompts],
                 samples=kl_samples,
                 max_new_tokens=max_new_tokens,
                 temperature=temperature,
-                generator=kl_generator,
+                generator=_generator(kl_generator, kl_seeds[k]),
                 batch_size=batch_size,
                 autocast=autocast,
-                tally=tally,
+                tally=counts,
                 chunk=logit_chunk,
             )
+            mine.append((kl, counts))
+        for s, (kl, counts) in zip(eval_sets, ranks.interleave(mine, len(eval_sets))):
+            kl_base[s.task] = kl
+            tally += counts
     return {
         s.task: _task_eval(sums[s.task], len(s.prompts), use_k3, kl_base.get(s.task), s.task in patterns)
         for s in eval_sets
     }
+
+
+def sample_seeds(generator: torch.Generator, n: int) -> list[int]:
+    """n seeds drawn from `generator`: one per chunk (or task) that samples."""
+    return torch.randint(0, 2**62, (n,), generator=generator, device=generator.device).tolist()
+
+
+def _generator(like: torch.Generator | None, seed: int | None) -> torch.Generator | None:
+    return torch.Generator(device=like.device).manual_seed(seed) if like is not None else None
 
 
 # running sums per task: per prompt (score, sampled, unique, length, distinct2 with its count), per sampled
@@ -235,5 +270,6 @@ def run_eval(
         kl_generator=runtime.generator(derive_seed(seed, "eval-kl", step)),
         kl_estimator=evaluation.kl_estimator,
         logit_chunk=runtime.logit_chunk,
+        ranks=runtime.dist,
     )
     return EvalRecord(step, results, tokens=sum(tally))

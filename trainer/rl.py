@@ -28,12 +28,15 @@ from trainer.runtime import Runtime
 
 @dataclass
 class ScoredRollouts:
-    rollouts: Rollouts  # the rows trained on: N = P * G completions, the G of a prompt adjacent
-    rewards: torch.Tensor  # (P, G) of every prompt rolled out, also of groups dropped later
-    advantages: torch.Tensor  # (N,)
+    rollouts: Rollouts  # this rank's rows trained on: its groups' G completions each, the G of a prompt adjacent
+    rewards: torch.Tensor  # (P, G) of every prompt of the step rolled out (on every rank), also of groups dropped later
+    advantages: torch.Tensor  # (N,) of this rank's rows
     tasks: list[str]  # (N,) the task of each row
-    stats: RolloutStats
+    stats: RolloutStats  # over every prompt of the step
     planning: torch.Tensor | None = None  # (N, R) planning tokens, for HICRA
+    groups: list[int] | None = None  # the step's prompt index of each of this rank's groups (None: 0..P-1)
+    prefill_tokens: int = 0  # prompt tokens decoded by every rank (each rollout's prompt counted)
+    generated_tokens: int = 0  # tokens sampled by every rank
 
 
 def roll_out(
@@ -46,9 +49,15 @@ def roll_out(
     step: int,
 ) -> ScoredRollouts:
     """G samples per prompt (drawn from a generator seeded by (seed, "rollout", step)), their rewards,
-    group-normalized advantages, per-task statistics, and (HICRA on) each row's planning tokens."""
-    G, rollout = training.rollout.group_size, training.rollout
-    repeated = [p for p in prompts for _ in range(G)]  # one row per rollout
+    group-normalized advantages, per-task statistics, and (HICRA on) each row's planning tokens.
+
+    Under torchrun a rank rolls out its prompts (`Dist.mine`) and samples each row as a one-process run would
+    (`generate`'s `part`); the rewards and counts of every rank are gathered, so the statistics, the advantages
+    and the rules that read the rewards (gate, drop) are the same on every rank."""
+    G, rollout, d = training.rollout.group_size, training.rollout, runtime.dist
+    mine = d.mine(len(prompts))
+    repeated = [prompts[k] for k in mine for _ in range(G)]  # one row per rollout
+    rows = [k * G + j for k in mine for j in range(G)]
     rollouts = generate(
         model,
         [p.prompt_ids for p in repeated],
@@ -58,37 +67,46 @@ def roll_out(
         stop_ids=fmt.stop_ids,
         pad_id=fmt.pad_id,
         autocast=runtime.autocast,
+        part=(rows, len(prompts) * G) if d.world > 1 else None,
     )
     texts = [fmt.decode(ids.tolist()) for ids in rollouts.response_ids]
-    rewards = torch.tensor(
-        [p.grade(texts[i * G : (i + 1) * G]) for i, p in enumerate(prompts)], dtype=torch.float32
-    )  # (P, G)
-    advantages = group_advantages(rewards, training.grpo.adv_eps).reshape(-1).to(rollouts.response_ids.device)  # (N,)
-    tasks = {}
-    for task in dict.fromkeys(p.task for p in prompts):
-        rows = [i for i, p in enumerate(prompts) if p.task == task]
-        tasks[task] = TaskRollouts(
-            reward=float(rewards[rows].mean()),
-            abs_adv=float(advantages.reshape(-1, G)[rows].abs().mean()),
-            rollouts=len(rows) * G,
-        )
-    planning, planning_frac = None, None
+    graded = [prompts[k].grade(texts[i * G : (i + 1) * G]) for i, k in enumerate(mine)]
+    planning = None
     if training.grpo.hicra_alpha is not None and any(p.planning is not None for p in prompts):
         patterns = {p.task: marker_regex(p.planning) for p in prompts if p.planning is not None}
-        rows = [
-            planning_mask(fmt, ids.tolist(), patterns[p.task]) if p.task in patterns else [False] * len(ids)
-            for p, ids in zip(repeated, rollouts.response_ids)
-        ]
-        planning = torch.tensor(rows, dtype=torch.bool, device=rollouts.response_ids.device)
-        planning_frac = float((planning & rollouts.response_mask.bool()).sum() / rollouts.response_mask.sum())
+        planning = torch.zeros(rollouts.response_ids.shape, dtype=torch.bool, device=rollouts.response_ids.device)
+        for i, (p, ids) in enumerate(zip(repeated, rollouts.response_ids)):
+            if p.task in patterns:
+                planning[i] = torch.tensor(planning_mask(fmt, ids.tolist(), patterns[p.task]), dtype=torch.bool)
+    live = rollouts.response_mask.bool()
+    counts = [
+        float(rollouts.lengths.sum()),
+        float(rollouts.prompt_mask.sum()),
+        float((planning & live).sum()) if planning is not None else 0.0,
+    ]
+    rewards = torch.tensor(d.interleave(graded, len(prompts)), dtype=torch.float32).reshape(len(prompts), G)
+    generated, prefill, planned = d.sum(counts)
+    advantages = group_advantages(rewards, training.grpo.adv_eps).reshape(-1)  # (P * G,) the same on every rank
+    tasks = {}
+    for task in dict.fromkeys(p.task for p in prompts):
+        ks = [k for k, p in enumerate(prompts) if p.task == task]
+        tasks[task] = TaskRollouts(
+            reward=float(rewards[ks].mean()),
+            abs_adv=float(advantages.reshape(-1, G)[ks].abs().mean()),
+            rollouts=len(ks) * G,
+        )
     stats = RolloutStats(
         reward=float(rewards.mean()),
-        response_len=float(rollouts.lengths.float().mean()),
+        response_len=generated / rewards.numel(),
         zero_var_frac=float(zero_variance(rewards).float().mean()),
         tasks=tasks,
-        planning_frac=planning_frac,
+        planning_frac=planned / generated if planning is not None else None,
     )
-    return ScoredRollouts(rollouts, rewards, advantages, [p.task for p in repeated], stats, planning)
+    device = rollouts.response_ids.device
+    local_adv = advantages[rows].to(device) if rows else advantages[:0].to(device)
+    return ScoredRollouts(
+        rollouts, rewards, local_adv, [p.task for p in repeated], stats, planning, mine, int(prefill), int(generated)
+    )
 
 
 def zero_variance(rewards: torch.Tensor) -> torch.Tensor:
@@ -115,8 +133,9 @@ def groups_to_drop(prompts: list[RLPrompt], rewards: torch.Tensor, gated: list[b
 
 
 def keep_groups(scored: ScoredRollouts, keep: list[bool], G: int) -> ScoredRollouts:
-    """The rows of the prompts with `keep[i]` (each prompt's G rows are adjacent)."""
-    rows = [i for i in range(len(scored.tasks)) if keep[i // G]]
+    """The rows of the prompts with `keep[k]` (k: the step's prompt index; each prompt's G rows are adjacent)."""
+    groups = scored.groups if scored.groups is not None else list(range(len(scored.tasks) // G))
+    rows = [i for i in range(len(scored.tasks)) if keep[groups[i // G]]]
     r = scored.rollouts
     index = torch.tensor(rows, dtype=torch.long, device=r.response_ids.device)
     fields = (r.prompt_ids, r.prompt_mask, r.response_ids, r.response_mask, r.logprobs, r.entropy)
@@ -127,4 +146,7 @@ def keep_groups(scored: ScoredRollouts, keep: list[bool], G: int) -> ScoredRollo
         [scored.tasks[i] for i in rows],
         scored.stats,
         scored.planning.index_select(0, index) if scored.planning is not None else None,
+        [k for k in groups if keep[k]],
+        scored.prefill_tokens,
+        scored.generated_tokens,
     )

@@ -94,6 +94,9 @@ def generate(
     token it would get if the whole batch were decoded here.
     """
     device = next(model.parameters()).device
+    if not prompts:  # a rank with no rows of this batch
+        empty = torch.zeros((0, 0), dtype=torch.long, device=device)
+        return Rollouts(empty, empty, empty, empty, empty.float(), empty.float() if with_entropy else None)
     was_training = model.training
     model.eval()
     ids, mask = left_pad(prompts, pad_id, device)

@@ -2,19 +2,20 @@
 
 CPU first, GPU ready: `auto` picks cuda > mps > cpu. Weights and optimizer state stay in float32;
 on CUDA the forward passes run under bf16 autocast, on CPU and MPS in float32, unless the model asks
-otherwise (`model.dtype`: `with_compute`). Multi-GPU runs go
-through `torchrun` (PyTorch distributed), not supported yet: a run under `WORLD_SIZE > 1` is refused.
+otherwise (`model.dtype`: `with_compute`). Several processes run
+through `torchrun`: the runtime holds the job's ranks (`trainer.distributed.Dist`), and each rank trains on
+its own device (cuda:LOCAL_RANK) or on the CPU.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass, replace
 
 import torch
 
 from curriculum.errors import UserError
+from trainer.distributed import Dist, start
 
 
 class RuntimeUnavailable(UserError):
@@ -30,6 +31,7 @@ class Runtime:
     device: torch.device
     autocast_dtype: torch.dtype | None  # None = full float32
     logit_chunk: int | None = None  # positions whose float32 vocabulary scores are held at once (trainer.logits)
+    dist: Dist = Dist()  # the ranks of a torchrun job (one process: rank 0 of 1)
 
     @property
     def dtype_name(self) -> str:
@@ -55,12 +57,8 @@ class Runtime:
 
 def make_runtime(device: str = "auto", logit_chunk: int | None = None) -> Runtime:
     """Pick the device; make CPU kernels deterministic so the same catalog and seed give the same run.
-    `logit_chunk`: `training.logit_chunk`."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size > 1:
-        raise RuntimeUnavailable(
-            f"WORLD_SIZE={world_size}: multi-process training is not supported yet; run a single process"
-        )
+    `logit_chunk`: `training.logit_chunk`. Under torchrun the process group is started here
+    (`trainer.distributed.start`)."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -72,4 +70,6 @@ def make_runtime(device: str = "auto", logit_chunk: int | None = None) -> Runtim
     # engine reads none, and the fill cost 1-2 ms of every RL step on the tiny model (BENCHMARKS.md)
     torch.utils.deterministic.fill_uninitialized_memory = False
     autocast = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else None
-    return Runtime(torch.device(device), autocast, logit_chunk)
+    d = start(device)
+    place = torch.device("cuda", d.local_rank) if device == "cuda" and d.world > 1 else torch.device(device)
+    return Runtime(place, autocast, logit_chunk, d)

@@ -34,6 +34,7 @@ from curriculum.records import Decision, RLLossStats, StepRecord
 from curriculum.seeding import derive_seed
 from trainer.batch import Batch, SFTRow
 from trainer.config import TrainingSpec
+from trainer.distributed import Dist
 from trainer.losses import grpo_loss, sft_loss
 from trainer.model import Formatter
 from trainer.rl import ScoredRollouts, gated_prompts, groups_to_drop, keep_groups, roll_out, zero_variance
@@ -67,41 +68,24 @@ def train_step(
     reference: torch.nn.Module | None = None,
 ) -> StepRecord:
     """One optimizer step on `state["model"]`; advances `state["step"]`. `seed` seeds the rollouts (with the
-    step); `reference` is a frozen copy of the starting model, for the k3 KL penalty (`grpo.kl_coef`)."""
+    step); `reference` is a frozen copy of the starting model, for the k3 KL penalty (`grpo.kl_coef`).
+
+    Under torchrun (`state["replicas"]`, `trainer.distributed`) each rank rolls out and trains its share of the
+    step's prompts and rows; token counts, loss values and rollout statistics are summed over the ranks, and the
+    gradients meet before the clip, so every rank returns the same record and takes the same update."""
     model, optimizer, d = state["model"], state["optimizer"], batch.decision
-    step, started = state["step"], time.perf_counter()
-    model.eval()  # no dropout: rollouts and the RL forward must see the model the sampler saw
+    step, started, ranks = state["step"], time.perf_counter(), runtime.dist
+    replicas = state.get("replicas")
+    if ranks.world > 1 and replicas is None:
+        raise RuntimeError("a multi-process step needs state['replicas'] (trainer.distributed.Replicas)")
     for group in optimizer.param_groups:
         group["lr"] = lr_at(step, training)
-    G = training.rollout.group_size
-    scored = roll_out(model, fmt, batch.rl, training, runtime, seed, step) if batch.rl else None
-    gated = gated_prompts(batch.rl, scored.rewards, d.gate_below) if scored else []
-    train_rows = list(batch.sft) + [
-        SFTRow(p.task, p.prompt_ids, fmt.completion_ids(p.demo)) for p, g in zip(batch.rl, gated) if g
-    ]
-    mu_of = step_mu(d, sum(gated) / len(batch.rl) if batch.rl else 0.0)
-    # SFT rows at mu 0 train nothing and stay out of the SFT token mean, as RL groups at mu 1 leave the
-    # RL part: neither dilutes the rows that train
-    train_rows = [fit(r, training.max_seq_len) for r in train_rows if mu_of(r.task) > 0]
-    sampled = scored.rollouts if scored is not None else None  # every rollout, dropped groups included
-    if scored is not None:
-        dropped = int(zero_variance(scored.rewards).sum()) if d.drop_zero_variance else None
-        scored = replace(scored, stats=replace(scored.stats, dropped_groups=dropped))
-        drop = groups_to_drop(batch.rl, scored.rewards, gated, d)
-        if any(drop):
-            scored = keep_groups(scored, [not x for x in drop], G)
-
-    # L = (1 - mu) * L_RL + mu * L_SFT: each backward adds its part's term of the gradient of L
     optimizer.zero_grad(set_to_none=True)
-    sft = rl = None
-    with checkpointing(model):
-        if train_rows:
-            with sft_dropout(model, training.dropout, derive_seed(seed, "dropout", step)):
-                sft = backward_sft(model, fmt, train_rows, d.sft_weighting, mu_of, training, runtime)
-        if scored is not None and scored.rollouts.response_ids.shape[0]:
-            rl = backward_rl(model, scored, mu_of, training, runtime, reference)
+    with replicas.full_weights() if replicas is not None else contextlib.nullcontext():
+        scored, gated, mu_of, train_rows, sft, rl = _passes(state, batch, fmt, training, runtime, seed, reference)
+    sft, rl = _summed(ranks, sft), _summed(ranks, rl)
     max_norm = training.grad_clip if training.grad_clip is not None else float("inf")
-    grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))  # the same on every rank
     loss = (rl["weighted"] if rl else 0.0) + (sft["weighted"] if sft else 0.0)  # the value of L
     if not (math.isfinite(loss) and math.isfinite(grad_norm)):
         optimizer.zero_grad(set_to_none=True)
@@ -137,10 +121,58 @@ def train_step(
         tokens_per_second=tokens / seconds if seconds > 0 else 0.0,
         sft_seq_tokens=sum(len(r.prompt_ids) + len(r.completion_ids) for r in train_rows),
         rl_seq_tokens=rl["seq_tokens"] if rl else 0,
-        prefill_tokens=int(sampled.prompt_mask.sum()) if sampled is not None else 0,
-        generated_tokens=int(sampled.response_mask.sum()) if sampled is not None else 0,
+        prefill_tokens=scored.prefill_tokens if scored is not None else 0,
+        generated_tokens=scored.generated_tokens if scored is not None else 0,
         reference_tokens=rl["seq_tokens"] if rl and reference is not None and training.grpo.kl_coef > 0 else 0,
     )
+
+
+def _passes(
+    state: dict,
+    batch: Batch,
+    fmt: Formatter,
+    training: TrainingSpec,
+    runtime: Runtime,
+    seed: int,
+    reference: torch.nn.Module | None,
+) -> tuple:
+    """The step's rollouts and backward passes on this rank, its gradients summed over the ranks at the end:
+    (scored rollouts, gated prompts, mu_of, the step's SFT rows, this rank's SFT part, its RL part)."""
+    model, d, step, ranks = state["model"], batch.decision, state["step"], runtime.dist
+    replicas = state.get("replicas")
+    scale = replicas.scale if replicas is not None else 1.0
+    model.eval()  # no dropout: rollouts and the RL forward must see the model the sampler saw
+    G = training.rollout.group_size
+    scored = roll_out(model, fmt, batch.rl, training, runtime, seed, step) if batch.rl else None
+    gated = gated_prompts(batch.rl, scored.rewards, d.gate_below) if scored else []
+    train_rows = list(batch.sft) + [
+        SFTRow(p.task, p.prompt_ids, fmt.completion_ids(p.demo)) for p, g in zip(batch.rl, gated) if g
+    ]
+    mu_of = step_mu(d, sum(gated) / len(batch.rl) if batch.rl else 0.0)
+    # SFT rows at mu 0 train nothing and stay out of the SFT token mean, as RL groups at mu 1 leave the
+    # RL part: neither dilutes the rows that train
+    train_rows = [fit(r, training.max_seq_len) for r in train_rows if mu_of(r.task) > 0]
+    sft_tokens = completion_token_count(train_rows)  # the step's, over every rank's rows
+    my_rows = [train_rows[k] for k in ranks.mine(len(train_rows))]
+    if scored is not None:
+        dropped = int(zero_variance(scored.rewards).sum()) if d.drop_zero_variance else None
+        scored = replace(scored, stats=replace(scored.stats, dropped_groups=dropped))
+        drop = groups_to_drop(batch.rl, scored.rewards, gated, d)
+        if any(drop):
+            scored = keep_groups(scored, [not x for x in drop], G)
+
+    # L = (1 - mu) * L_RL + mu * L_SFT: each backward adds its part's term of the gradient of L
+    sft = rl = None
+    rl_tokens = ranks.sum([scored.rollouts.response_mask.sum()])[0] if scored is not None else 0.0
+    with checkpointing(model):
+        if train_rows:
+            with sft_dropout(model, training.dropout, derive_seed(seed, "dropout", step)):
+                sft = backward_sft(model, fmt, my_rows, d.sft_weighting, mu_of, training, runtime, sft_tokens, scale)
+        if rl_tokens:
+            rl = backward_rl(model, scored, mu_of, training, runtime, reference, rl_tokens, scale)
+    if replicas is not None:
+        replicas.reduce()
+    return scored, gated, mu_of, train_rows, sft, rl
 
 
 @contextlib.contextmanager
@@ -226,18 +258,21 @@ def backward_sft(
     mu_of: Callable[[str], float],
     training: TrainingSpec,
     runtime: Runtime,
+    n_tokens: int | None = None,
+    scale: float = 1.0,
 ) -> dict:
     """Accumulate the gradient of mu * L_SFT over micro-batches (mu of each row's task). L_SFT is normalized
-    by the step's SFT token count, so the rows of every task share one denominator.
-    Returns {"loss": L_SFT, "weighted": its share of L, "tokens": the denominator}."""
-    n_tokens = completion_token_count(rows)
+    by the step's SFT token count (`n_tokens`: over every rank's rows; default: these rows'), so the rows of
+    every task share one denominator. `scale`: the passes' weight (`Replicas.scale`).
+    Returns {"loss": these rows' part of L_SFT, "weighted": its share of L, "tokens": the denominator}."""
+    n_tokens = completion_token_count(rows) if n_tokens is None else n_tokens
     total, weighted = 0.0, 0.0
     for mu, part in _weighted_slices([mu_of(r.task) for r in rows], training.micro_batch):
         with runtime.autocast():
             logprobs, mask = sft_logprobs(model, rows[part], fmt.pad_id, runtime.logit_chunk)
         loss = sft_loss(logprobs, mask, weighting, num_tokens=n_tokens)  # this micro-batch's part of L_SFT
         if mu > 0:
-            (mu * loss).backward()  # the mu * L_SFT term of L
+            (mu * loss * scale).backward()  # the mu * L_SFT term of L
         value = loss.item()
         total += value
         weighted += mu * value
@@ -251,12 +286,15 @@ def backward_rl(
     training: TrainingSpec,
     runtime: Runtime,
     reference: torch.nn.Module | None,
+    n_tokens: float | None = None,
+    scale: float = 1.0,
 ) -> dict:
     """Accumulate the gradient of (1 - mu) * L_RL over micro-batches; L_RL (GRPO) is normalized by the step's
-    response token count. Returns {"loss", "weighted", "tokens", "seq_tokens" (prompt + response tokens
-    of the rows), "stats" (RLLossStats)}."""
+    response token count (`n_tokens`: over every rank's rows; default: these rows'). `scale`: as in
+    `backward_sft`. Returns {"loss", "weighted", "tokens", "seq_tokens" (prompt + response tokens of the rows),
+    "stats" (RLLossStats)}: these rows' parts."""
     r, grpo, temperature = scored.rollouts, training.grpo, training.rollout.temperature
-    n_tokens = float(r.response_mask.sum())
+    n_tokens = float(r.response_mask.sum()) if n_tokens is None else n_tokens
     total, weighted = 0.0, 0.0
     sums = {"clip_frac": 0.0, "approx_kl": 0.0, "kl": 0.0}
     for mu, part in _weighted_slices([mu_of(t) for t in scored.tasks], training.micro_batch):
@@ -282,7 +320,7 @@ def backward_rl(
             hicra_alpha=grpo.hicra_alpha or 0.0,
         )  # this micro-batch's part of L_RL
         if mu < 1:
-            ((1.0 - mu) * loss).backward()  # the (1 - mu) * L_RL term of L
+            ((1.0 - mu) * loss * scale).backward()  # the (1 - mu) * L_RL term of L
         value = loss.item()
         total += value
         weighted += (1.0 - mu) * value
@@ -296,3 +334,21 @@ def backward_rl(
         "seq_tokens": int(r.prompt_mask.sum() + r.response_mask.sum()),
         "stats": RLLossStats(sums["clip_frac"], sums["approx_kl"], sums["kl"] if with_kl else None),
     }
+
+
+def _summed(ranks: Dist, part: dict | None) -> dict | None:
+    """A part's loss values and counts (`backward_sft`, `backward_rl`: this rank's rows) summed over the ranks:
+    the step's. Every rank has the part when any has (possibly with no rows of its own)."""
+    if part is None or ranks.world == 1:
+        return part
+    keys = [k for k in ("loss", "weighted", "seq_tokens") if k in part]
+    stats = part.get("stats")
+    extra = [stats.clip_frac, stats.approx_kl, stats.kl or 0.0] if stats is not None else []
+    summed = ranks.sum([part[k] for k in keys] + extra)
+    out = {**part, **dict(zip(keys, summed))}
+    if "seq_tokens" in out:
+        out["seq_tokens"] = int(out["seq_tokens"])
+    if stats is not None:
+        clip_frac, approx_kl, kl = summed[len(keys) :]
+        out["stats"] = RLLossStats(clip_frac, approx_kl, kl if stats.kl is not None else None)
+    return out

@@ -15,9 +15,13 @@ EXIT_USAGE = 2
 
 
 def fail(error: UserError) -> int:
-    """Print an expected failure, `error:` before its first line, no traceback; the exit code."""
+    """Print an expected failure, `error:` before its first line, no traceback; the exit code. Under torchrun each
+    rank that fails says which it is."""
+    import os
+
+    rank = f"[rank {os.environ.get('RANK', '0')}] " if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
     for i, line in enumerate(error.lines):
-        err_console.print(f"[red]error:[/] {escape(line)}" if i == 0 else escape(line))
+        err_console.print(f"[red]{rank}error:[/] {escape(line)}" if i == 0 else escape(line))
     return EXIT_USAGE
 
 

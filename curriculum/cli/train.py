@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from curriculum.run.loop import default_out, train
     from curriculum.run.resume import catalog_for_resume
     from curriculum.views.train import LiveDisplay, render_summary
+    from trainer.distributed import env_rank
 
     if args.log_every < 1:
         raise UserError(f"--log-every must be at least 1, got {args.log_every}")
@@ -80,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
                 catalog, catalog.model_dump(mode="json"), base_dir(catalog_path), out, shown, threads=args.threads
             )
     info = run.read_info()
+    if env_rank() > 0:  # under torchrun rank 0 speaks for the job
+        return 128 + int(getattr(signal, info["stopped_by"])) if info.get("stopped_by") else 0
     if info.get("stopped_by"):  # a graceful stop: the shell's code for that signal
         console.print(f"run folder: [bold]{run.root}[/]")
         return 128 + int(getattr(signal, info["stopped_by"]))
@@ -95,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _logged(display, root: Path, tensorboard: bool):
     """The display, and with --tensorboard a TensorBoard log into root/tensorboard beside it."""
-    if not tensorboard:
+    from trainer.distributed import env_rank
+
+    if not tensorboard or env_rank() > 0:
         yield display
         return
     from curriculum.run.tensorboard import Both, TensorBoardLog

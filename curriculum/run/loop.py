@@ -54,6 +54,8 @@ from curriculum.signals.stages import stage_ends
 from schedulers.staged import Staged
 from trainer.checkpoint import checkpoint_dirs
 from trainer.config import eval_max_new_tokens, step_limit
+from trainer.distributed import Replicas
+from trainer.distributed import stop as stop_ranks
 from trainer.evaluate import run_eval
 from trainer.model import compute_dtype, count_parameters, enable_checkpointing, load_model
 from trainer.runtime import Runtime, make_runtime
@@ -82,21 +84,31 @@ def train(
     depends on it, so a resumed run takes the count its run.json recorded unless `threads` says otherwise."""
     started, display = time.time(), display or Silent()
     runtime = make_runtime(catalog.training.device, catalog.training.logit_chunk)
-    run = RunDir(out)
-    if not resume and run.root.exists() and any(run.root.iterdir()):
-        raise RunError(f"run folder {run.root} is not empty; choose another --out, or --resume it")
-    if resume and not checkpoint_dirs(run.checkpoints):  # stopped before its first checkpoint: nothing to keep
-        display.line(f"{run.root} has no checkpoint yet (it stopped before its first): starting it again at step 0")
-        shutil.rmtree(run.root)
-        resume = False
-    previous = torch.get_num_threads()
-    note = set_threads(run.read_info().get("threads") if resume else None, threads)
-    if note:
-        display.line(note)
+    ranks = runtime.dist
     try:
-        return _train(catalog, resolved, base_dir, run, display, resume, stop_at, runtime, started)
+        if not ranks.main:  # under torchrun only rank 0 shows progress and writes the run folder
+            display = Silent()
+        run = RunDir(out, writes=ranks.main)
+        with ranks.main_first():  # rank 0 looks first: the others must not see a folder it has just made
+            fresh = not (run.root.exists() and any(run.root.iterdir()))
+            if not resume and not fresh:
+                raise RunError(f"run folder {run.root} is not empty; choose another --out, or --resume it")
+        if resume and not checkpoint_dirs(run.checkpoints):  # stopped before its first checkpoint: nothing to keep
+            display.line(f"{run.root} has no checkpoint yet (it stopped before its first): starting it again at step 0")
+            ranks.barrier()
+            if ranks.main:
+                shutil.rmtree(run.root)
+            resume = False
+        previous = torch.get_num_threads()
+        note = set_threads(run.read_info().get("threads") if resume else None, threads)
+        if note:
+            display.line(note)
+        try:
+            return _train(catalog, resolved, base_dir, run, display, resume, stop_at, runtime, started)
+        finally:
+            torch.set_num_threads(previous)  # the process's own setting again (an experiment trains many runs)
     finally:
-        torch.set_num_threads(previous)  # the process's own setting again (an experiment trains many runs)
+        stop_ranks(ranks)
 
 
 def _train(
@@ -125,17 +137,28 @@ def _train(
     params = count_parameters(model)
     model.to(runtime.device)
     check_decoding(model, fmt)  # a model the decoding loop cannot serve exactly is refused here
-    t, e, seed = catalog.training, catalog.evaluation, catalog.seed
+    t, e, seed, ranks = catalog.training, catalog.evaluation, catalog.seed, runtime.dist
     needs_reference = t.grpo.kl_coef > 0 or e.kl_samples > 0  # the KL penalty, KL to the base in evals
     reference = copy.deepcopy(model).eval().requires_grad_(False) if needs_reference else None
+    if ranks.world > 1 and t.parallel == "fsdp" and (getattr(scheduler, "restores", False) or _probes(scheduler)):
+        raise RunError(
+            "training.parallel: fsdp does not yet run a schedule that copies the weights (sequential with switch: "
+            "best, or the bwt_order probe); use training.parallel: ddp"
+        )
+    replicas = Replicas(model, t.parallel, ranks, fmt.pad_id)  # under torchrun: DDP or FSDP (trainer.distributed)
     stream, sets = Stream(tasks, fmt, seed), eval_sets(tasks, fmt)
     writer = RunWriter(run, [task.id for task in tasks], fmt.tokenizer, t.keep_checkpoints)
-    state = {"model": model, "optimizer": make_optimizer(model, t), "step": 0}
+    state = {"model": model, "optimizer": make_optimizer(model, t), "step": 0, "replicas": replicas}
     fingerprint = data_fingerprint(tasks)
     kept = KeptWeights()  # `sequential` with `switch: best`: the weights RL may start from
     if resume:
         info = run.read_info()
         check_data(info, fingerprint)
+        check_ranks(info, ranks.world, t.parallel, display)
+        if ranks.world > 1:
+            with ranks.main_first():  # rank 0 sets unusable checkpoints aside, then every rank loads the same
+                if ranks.main:
+                    writer.set_aside_unusable()
         measurements = writer.restore(state, scheduler, stream)
         for line in writer.skipped:
             display.line(f"warning: {line}")
@@ -149,12 +172,14 @@ def _train(
         measurements, ledger = Measurements(), Ledger(params)
         weights = str(next(iter(model.parameters())).dtype).removeprefix("torch.")
         info = _start(run, resolved, planned, writer.tasks, runtime, base_dir, fingerprint, weights)
+        if ranks.world > 1:
+            info["ranks"] = {"world": ranks.world, "parallel": t.parallel}
     info["status"] = "running"
     info.pop("error", None)  # a resumed run that had failed
     info.pop("stopped_by", None)
     run.write_info(info)
-    if isinstance(scheduler, Staged) and scheduler.needs_probe():  # bwt_order: measure transfer, pick the order
-        probe = probe_transfer(model, fmt, tasks, catalog, runtime, display)
+    if _probes(scheduler):  # bwt_order: measure transfer, pick the order
+        probe = probe_transfer(model, fmt, tasks, catalog, runtime, display, replicas)
         scheduler.set_order(probe["order"], probe["method"], probe)
         display.probe(probe)
         run.write_json("order.json", probe)
@@ -167,9 +192,18 @@ def _train(
     eval_tokens = eval_max_new_tokens(t, e)
 
     def evaluate(done: int) -> None:
-        record = run_eval(
-            model, fmt, sets, e, max_new_tokens=eval_tokens, runtime=runtime, seed=seed, step=done, reference=reference
-        )
+        with replicas.full_weights():
+            record = run_eval(
+                model,
+                fmt,
+                sets,
+                e,
+                max_new_tokens=eval_tokens,
+                runtime=runtime,
+                seed=seed,
+                step=done,
+                reference=reference,
+            )
         writer.eval(record)
         measurements.add_eval(record)
         ledger.add_eval(record)
@@ -206,10 +240,11 @@ def _train(
                 end = done == limit or spent()
                 if end or (e.every and done % e.every == 0) or done in eval_at:
                     evaluate(done)  # evaluate
-                if end or done == until or stop.signal or (t.checkpoint_every and done % t.checkpoint_every == 0):
+                signal = stop.signal if ranks.world == 1 else next(filter(None, ranks.gather(stop.signal)), None)
+                if end or done == until or signal or (t.checkpoint_every and done % t.checkpoint_every == 0):
                     checkpoint()  # checkpoint
-                if stop.signal and not end:  # SIGTERM or Ctrl-C: this step is done and saved, the run can resume
-                    info["stopped_by"] = stop.signal
+                if signal and not end:  # SIGTERM or Ctrl-C (on any rank): this step is done and saved, it can resume
+                    info["stopped_by"] = signal
                     break
     except BaseException as exc:
         info.update(status="stopped" if isinstance(exc, KeyboardInterrupt) else "failed", steps=state["step"])
@@ -240,9 +275,10 @@ def _start(
     weights_dtype: str,
 ) -> dict:
     """A new run folder: the resolved catalog, the plan, and run.json's facts (returned)."""
-    run.root.mkdir(parents=True, exist_ok=True)
-    run.write_catalog(resolved)
-    write_table(run.table("plan"), [d.row(tasks) for d in planned])
+    if run.writes:
+        run.root.mkdir(parents=True, exist_ok=True)
+        run.write_catalog(resolved)
+        write_table(run.table("plan"), [d.row(tasks) for d in planned])
     return {
         "engine": curriculum.__version__,
         "torch": torch.__version__,
@@ -255,6 +291,31 @@ def _start(
         "base_dir": str(base_dir),
         "data": fingerprint,
     }
+
+
+def _probes(scheduler: object) -> bool:
+    return isinstance(scheduler, Staged) and scheduler.needs_probe()
+
+
+def check_ranks(info: dict, world: int, parallel: str, display: Display) -> None:
+    """A resumed run's world size and parallel kind against the ones it started with (run.json's `ranks`):
+    another world size is allowed (the schedule, the global batch and the loss normalization do not depend on
+    it; float sums round differently, so the rest is not bit for bit what the run would have done), another way
+    of sharding the optimizer state is refused."""
+    started = info.get("ranks") or {"world": 1, "parallel": None}
+    was = started["parallel"] if started["world"] > 1 else None
+    now = parallel if world > 1 else None
+    if "fsdp" in (was, now) and was != now:
+        raise RunError(
+            f"the run's checkpoints were written by {was or 'one process'} training; resume it with "
+            f"{'torchrun and training.parallel=' + was if was else 'one process'} (its optimizer state is "
+            f"{'sharded' if was == 'fsdp' else 'whole'})"
+        )
+    if started["world"] != world:
+        display.line(
+            f"warning: resuming on {world} process(es), the run started on {started['world']}: the schedule and "
+            "the global batch are the same, float sums round differently"
+        )
 
 
 def set_threads(recorded: int | None, asked: int | None) -> str | None:

@@ -33,6 +33,7 @@ from schedulers.build import build_scheduler
 from schedulers.spec import ConstantSchedule, ScheduleSpec
 from tasks.build import DataTask
 from trainer.config import eval_max_new_tokens
+from trainer.distributed import Replicas
 from trainer.evaluate import run_eval
 from trainer.model import Formatter, count_parameters
 from trainer.runtime import Runtime
@@ -48,9 +49,16 @@ def probe_spec(schedule: ScheduleSpec) -> ScheduleSpec:
 
 
 def probe_transfer(
-    model: torch.nn.Module, fmt: Formatter, tasks: list[DataTask], catalog: Catalog, runtime: Runtime, display: Display
+    model: torch.nn.Module,
+    fmt: Formatter,
+    tasks: list[DataTask],
+    catalog: Catalog,
+    runtime: Runtime,
+    display: Display,
+    replicas: Replicas | None = None,
 ) -> dict:
-    """Run the probe and choose the order; returns the record written to the run's `order.json`."""
+    """Run the probe and choose the order; returns the record written to the run's `order.json`. `replicas`:
+    how the ranks' gradients meet under torchrun (`trainer.distributed`)."""
     started = time.time()
     order_spec = catalog.schedule.order
     inner_spec = probe_spec(catalog.schedule)
@@ -81,7 +89,7 @@ def probe_transfer(
             seed = derive_seed(catalog.seed, "probe", task.id)
             scheduler = build_scheduler(inner_spec, [info], steps)  # inner_spec has no order
             stream, measurements = Stream([task], fmt, seed), Measurements()
-            state = {"model": model, "optimizer": make_optimizer(model, training), "step": 0}
+            state = {"model": model, "optimizer": make_optimizer(model, training), "step": 0, "replicas": replicas}
             while state["step"] < steps:
                 batch = stream.batch(scheduler.decide(state["step"], measurements))
                 record = train_step(state, batch, fmt, training, runtime, seed)

@@ -42,10 +42,10 @@ def write_table(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 class RunDir:
-    """Paths of a run folder."""
+    """Paths of a run folder. `writes=False` (a torchrun rank other than 0): the same paths, and nothing written."""
 
-    def __init__(self, root: Path):
-        self.root = Path(root)
+    def __init__(self, root: Path, writes: bool = True):
+        self.root, self.writes = Path(root), writes
 
     @property
     def checkpoints(self) -> Path:
@@ -63,16 +63,22 @@ class RunDir:
         return self.root / "run.json"
 
     def write_catalog(self, data: dict) -> None:
+        if not self.writes:
+            return
         tmp = self.catalog.with_name(".catalog.yaml.tmp")
         tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
         os.replace(tmp, self.catalog)
 
     def write_info(self, info: dict) -> None:
+        if not self.writes:
+            return
         tmp = self.info.with_name(".run.json.tmp")
         tmp.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
         os.replace(tmp, self.info)
 
     def write_json(self, name: str, data: dict) -> None:
+        if not self.writes:
+            return
         tmp = self.root / f".{name}.tmp"
         tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
         os.replace(tmp, self.root / name)

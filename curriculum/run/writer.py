@@ -15,7 +15,7 @@ from curriculum.run.rundir import RunDir, write_table
 from curriculum.run.stream import Stream
 from curriculum.signals.measurements import Measurements
 from schedulers.base import Scheduler
-from trainer.checkpoint import CheckpointError, checkpoint_dirs, load_checkpoint, save_checkpoint
+from trainer.checkpoint import CheckpointError, checkpoint_dirs, load_checkpoint, read_checkpoint, save_checkpoint
 
 CHECKPOINT_FORMAT = 3  # what a checkpoint's `extra` holds; a resume refuses any other
 
@@ -27,6 +27,7 @@ class RunWriter:
         self.steps: list[dict] = []
         self.evals: list[dict] = []
         self.kept: dict | None = None  # restored from a checkpoint: the weights of curriculum.run.kept
+        self.skipped: list[str] = []  # checkpoints set aside by a resume, with the reason
 
     def decision(self, d: Decision) -> None:
         self.decisions.append(d.row(self.tasks))
@@ -60,17 +61,13 @@ class RunWriter:
         A newer checkpoint that cannot be used (missing or unreadable file, non-finite weights, a `.pt` file
         holding code: `trainer.checkpoint.read_checkpoint`) is renamed `skipped-step-N` (kept for a look, out of
         the rotation) and the next older one is tried; `self.skipped` lists each with its reason."""
-        self.skipped: list[str] = []
         candidates = checkpoint_dirs(self.run.checkpoints)
         for path in reversed(candidates):
             try:
                 extra = load_checkpoint(path, state)
                 break
             except CheckpointError as exc:
-                aside = path.with_name(f"skipped-{path.name}")
-                shutil.rmtree(aside, ignore_errors=True)
-                path.rename(aside)
-                self.skipped.append(f"{path.name} skipped (moved to {aside.name}): {exc}")
+                self._set_aside(path, exc)
         else:
             raise CheckpointError(
                 f"{self.run.root}: no usable checkpoint",
@@ -87,7 +84,26 @@ class RunWriter:
         self.kept = extra.get("kept")
         return Measurements.from_state(extra["measurements"])
 
+    def set_aside_unusable(self) -> None:
+        """Rename every checkpoint newer than the newest readable one (`restore`), reading files only: under
+        torchrun rank 0 does this first, then every rank restores the same checkpoint."""
+        for path in reversed(checkpoint_dirs(self.run.checkpoints)):
+            try:
+                read_checkpoint(path)
+                return
+            except CheckpointError as exc:
+                self._set_aside(path, exc)
+
+    def _set_aside(self, path, exc: CheckpointError) -> None:
+        aside = path.with_name(f"skipped-{path.name}")
+        if self.run.writes:
+            shutil.rmtree(aside, ignore_errors=True)
+            path.rename(aside)
+        self.skipped.append(f"{path.name} skipped (moved to {aside.name}): {exc}")
+
     def flush(self) -> None:
+        if not self.run.writes:
+            return
         write_table(self.run.table("decisions"), self.decisions)
         write_table(self.run.table("steps"), self.steps)
         write_table(self.run.table("evals"), self.evals)

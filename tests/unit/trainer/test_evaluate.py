@@ -11,7 +11,7 @@ from helpers import tiny_base
 from tasks.base import final_answer
 from trainer.batch import EvalSet, RLPrompt
 from trainer.drift import k3_sum
-from trainer.evaluate import evaluate
+from trainer.evaluate import evaluate, sample_seeds
 from trainer.planning import planning_mask
 from trainer.rollout import completion_logprobs, generate
 
@@ -55,13 +55,14 @@ def test_evaluate_metrics_on_a_near_greedy_temperature():
 
 
 def _eval_samples(model, fmt, prompts, temperature: float):
-    """The k = 4 samples per prompt that `evaluate` draws with generator seed 1 (prompts in one chunk)."""
+    """The k = 4 samples per prompt that `evaluate` draws with generator seed 1 (prompts in one chunk, whose
+    generator is seeded by the first seed drawn from it)."""
     return generate(
         model,
         [p.prompt_ids for p in prompts for _ in range(4)],
         max_new_tokens=16,
         temperature=temperature,
-        generator=torch.Generator().manual_seed(1),
+        generator=torch.Generator().manual_seed(sample_seeds(torch.Generator().manual_seed(1), 1)[0]),
         stop_ids=fmt.stop_ids,
         pad_id=fmt.pad_id,
     )
@@ -193,7 +194,8 @@ def test_eval_token_tally_counts_every_pass_through_a_model():
 
     ids = [p.prompt_ids for p in prompts]
     greedy = generate(model, ids, generator=None, greedy=True, **args)
-    sampled = generate(model, [i for i in ids for _ in range(4)], generator=torch.Generator().manual_seed(2), **args)
+    drawn = torch.Generator().manual_seed(sample_seeds(torch.Generator().manual_seed(2), 1)[0])  # its one chunk's
+    sampled = generate(model, [i for i in ids for _ in range(4)], generator=drawn, **args)
     expected = real(greedy) + real(sampled)
     assert real(greedy) < greedy.prompt_ids.numel() + greedy.response_ids.numel()  # padding was left out
 
