@@ -116,6 +116,27 @@ class Dist:
         return torch.device("cuda", self.local_rank) if dist.get_backend() == "nccl" else torch.device("cpu")
 
 
+class RankLost(UserError):
+    """A collective failed: another rank raised, was stopped, or stopped answering within the timeout."""
+
+
+def lost(d: Dist, exc: BaseException) -> RankLost | None:
+    """The clear error for an exception a collective raised in a job of several ranks (None: not one of those)."""
+    if d.world == 1 or isinstance(exc, UserError):
+        return None
+    text = str(exc)
+    markers = ("gloo", "nccl", "NCCL", "Connection closed", "Connection reset", "Timed out", "timed out", "Broken pipe")
+    if not (isinstance(exc, dist.DistError) or (isinstance(exc, RuntimeError) and any(m in text for m in markers))):
+        return None
+    return RankLost(
+        f"rank {d.rank}: another rank failed or stopped answering, so this one stops too "
+        f"({text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__})",
+        "the failing rank's own message says why; a silent rank is given up on after "
+        f"{timeout_seconds():g} s ({TIMEOUT_ENV}); the last checkpoint is intact: fix the cause, then "
+        "`torchrun ... -m curriculum train --resume RUN`",
+    )
+
+
 def timeout_seconds() -> float:
     raw = os.environ.get(TIMEOUT_ENV)
     try:

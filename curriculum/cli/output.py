@@ -19,7 +19,7 @@ def fail(error: UserError) -> int:
     rank that fails says which it is."""
     import os
 
-    rank = f"[rank {os.environ.get('RANK', '0')}] " if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
+    rank = escape(f"[rank {os.environ.get('RANK', '0')}] ") if int(os.environ.get("WORLD_SIZE", "1")) > 1 else ""
     for i, line in enumerate(error.lines):
         err_console.print(f"[red]{rank}error:[/] {escape(line)}" if i == 0 else escape(line))
     return EXIT_USAGE

@@ -54,7 +54,7 @@ from curriculum.signals.stages import stage_ends
 from schedulers.staged import Staged
 from trainer.checkpoint import checkpoint_dirs
 from trainer.config import eval_max_new_tokens, step_limit
-from trainer.distributed import Replicas
+from trainer.distributed import Replicas, lost
 from trainer.distributed import stop as stop_ranks
 from trainer.evaluate import run_eval
 from trainer.model import compute_dtype, count_parameters, enable_checkpointing, load_model
@@ -105,6 +105,11 @@ def train(
             display.line(note)
         try:
             return _train(catalog, resolved, base_dir, run, display, resume, stop_at, runtime, started)
+        except Exception as exc:  # under torchrun: a collective that failed because another rank did says so
+            clear = lost(ranks, exc)
+            if clear is None:
+                raise
+            raise clear from None
         finally:
             torch.set_num_threads(previous)  # the process's own setting again (an experiment trains many runs)
     finally:
@@ -257,9 +262,10 @@ def _train(
     info["seconds"] = round(info.get("seconds", 0.0) + time.time() - started, 1)
     run.write_info(info)
     if info.get("stopped_by"):
+        launcher = f"torchrun --nproc_per_node {ranks.world} -m " if ranks.world > 1 else ""
         display.line(
             f"stopped by {info['stopped_by']} after step {state['step']}, checkpoint written; continue it exactly "
-            f"with: curriculum train --resume {run.root}"
+            f"with: {launcher}curriculum train --resume {run.root}"
         )
     return run
 

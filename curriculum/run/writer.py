@@ -17,7 +17,9 @@ from curriculum.signals.measurements import Measurements
 from schedulers.base import Scheduler
 from trainer.checkpoint import CheckpointError, checkpoint_dirs, load_checkpoint, read_checkpoint, save_checkpoint
 
-CHECKPOINT_FORMAT = 3  # what a checkpoint's `extra` holds; a resume refuses any other
+# what a checkpoint's `extra` holds and how the run goes on from it; a resume refuses any other (4: each evaluation
+# chunk samples from its own generator, so a run from format 3 would not continue as it started)
+CHECKPOINT_FORMAT = 4
 
 
 class RunWriter:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 from pathlib import Path
 
@@ -135,6 +136,9 @@ def test_resume_under_two_processes_continues_exactly(two, tmp_path):
     parallel, full, digests = two
     out = tmp_path / "run"
     first = _two_processes(out, parallel, stop_at=3)
+    if parallel == "ddp":  # and once on one process: allowed, the same decisions, weights to float rounding
+        shutil.copytree(out, tmp_path / "alone")
+        _resume_in_one_process(tmp_path / "alone", full)
     rest = _two_processes(out, parallel, resume=True)
     assert first[0] + rest[0] == digests[0] and first[1] + rest[1] == digests[1]
     wa, wb = _final_weights(full), _final_weights(out)
@@ -143,3 +147,56 @@ def test_resume_under_two_processes_continues_exactly(two, tmp_path):
     for name in ra:
         assert ra[name].equals(rb[name]), name
     assert pl.read_parquet(out / "steps.parquet").height == 7
+
+
+def _resume_in_one_process(out: Path, full: Path) -> None:
+    from curriculum.catalog import load_catalog
+    from curriculum.run.loop import train
+
+    catalog = load_catalog(TINY, [*SETTINGS, "training.parallel=ddp"])
+    train(catalog, catalog.model_dump(mode="json"), TINY.parent, out, resume=True, threads=1)
+    assert run_tables(full)["decisions"].equals(run_tables(out)["decisions"])
+    wa, wb = _final_weights(full), _final_weights(out)
+    assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < TOLERANCE
+
+
+FAILING_RANK = """
+import os, sys
+import curriculum.run.loop as loop
+from curriculum.errors import UserError
+step = loop.train_step
+def failing(state, *args, **kwargs):
+    if os.environ["RANK"] == "1" and state["step"] == 2:
+        raise UserError("injected: rank 1 fails at step 2")
+    return step(state, *args, **kwargs)
+loop.train_step = failing
+from curriculum.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_failing_rank_takes_the_job_down_with_one_clear_message_each(tmp_path):
+    """Two processes started by hand (no launcher to kill the survivor): rank 1 raises at step 2, rank 0 is left
+    waiting in a collective and must not hang: it stops with its own one-line reason, exit 2, no traceback."""
+    import subprocess
+    import sys
+    import time
+
+    port, out, procs = _free_port(), tmp_path / "run", []
+    args = ["train", str(TINY), "--out", str(out), "--threads", "1", *SETTINGS]
+    started = time.time()
+    for rank in range(WORLD):
+        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": str(WORLD), "LOCAL_RANK": str(rank)}
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), CURRICULUM_DIST_TIMEOUT="60")
+        procs.append(
+            subprocess.Popen([sys.executable, "-c", FAILING_RANK, *args], env=env, stderr=subprocess.PIPE, text=True)
+        )
+    errors = [p.communicate(timeout=240)[1] for p in procs]
+    seconds = time.time() - started
+    assert [p.returncode for p in procs] == [2, 2]
+    assert "[rank 1] error: injected: rank 1 fails at step 2" in errors[1]
+    assert "[rank 0] error: rank 0: another rank failed or stopped answering" in errors[0]
+    assert "Traceback" not in errors[0] + errors[1]
+    assert seconds < 60 + 40, seconds  # gave up on the lost rank, within the collective timeout
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "failed" and info["steps"] == 2
