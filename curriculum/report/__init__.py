@@ -39,6 +39,7 @@ def run_report(run: dict, window: int = WINDOW) -> dict[str, Any]:
         "name": catalog.get("name"),
         "status": run["info"].get("status"),
         "seconds": run["info"].get("seconds"),
+        "ranks": run["info"].get("ranks"),  # trained under torchrun: {"world", "parallel"}
         "schedule": (catalog.get("schedule") or {}).get("kind"),
         "model": catalog.get("model"),
         "seed": catalog.get("seed"),

@@ -52,6 +52,8 @@ def render_report(report: dict, console: Console) -> None:
 def render_run(r: dict, console: Console) -> None:
     model = r.get("model") or {}
     seconds = f", {r['seconds']:g} s" if isinstance(r.get("seconds"), (int, float)) else ""
+    if r.get("ranks"):
+        seconds += f", {r['ranks']['world']} processes ({r['ranks']['parallel']})"
     console.print(
         f"[bold]run[/] {escape(str(r.get('name')))}: {escape(r['run'])}\n"
         f"schedule {r.get('schedule') or '-'}, model {escape(str(model.get('name', '-')))}, "

@@ -110,7 +110,7 @@ def test_ranks_hold_the_same_weights_after_every_step(two):
     assert len(set(digests[0])) == 7  # the weights changed at every step
 
 
-def test_two_processes_make_the_one_process_run(two, one_process):
+def test_two_processes_make_the_one_process_run(two, one_process, capsys):
     parallel, out, _ = two
     a, b = run_tables(one_process), run_tables(out)
     assert a["decisions"].equals(b["decisions"])
@@ -128,6 +128,11 @@ def test_two_processes_make_the_one_process_run(two, one_process):
     assert worst < TOLERANCE
     info = json.loads((out / "run.json").read_text())
     assert info["status"] == "finished" and info["ranks"] == {"world": WORLD, "parallel": parallel}
+    from curriculum.cli import main
+
+    capsys.readouterr()
+    assert main(["inspect", str(out)]) == 0  # the run folder reads as a one-process one, and says how it trained
+    assert f"{WORLD} processes ({parallel})" in " ".join(capsys.readouterr().out.split())
 
 
 def test_resume_under_two_processes_continues_exactly(two, tmp_path):
