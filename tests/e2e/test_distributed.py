@@ -7,7 +7,10 @@ schedule, 3 SFT rows and 3 RL prompts x 2 rollouts a step, so the ranks hold une
   to float tolerance (the sums of a step's gradients are split over two ranks, so they round differently);
 - resume under two processes continues exactly: bit-identical weights and records.
 
-Each two-process run takes about 10-20 s here (two processes importing torch and transformers, then 7 steps).
+- a rank that raises takes the job down: the other stops with its own clear message, no hang.
+
+Time on 2 cores (pytest --durations): each kind's two-process run 16 s, its resume test 23-25 s (two more
+two-process runs, and for DDP a one-process resume), the failing rank 11 s: about 1.5 min in all.
 """
 
 from __future__ import annotations
