@@ -61,41 +61,62 @@ def save_checkpoint(root: Path, state: dict, tokenizer: object, extra: dict, kee
     final = root / f"step-{step:06d}"
     tmp = Path(ranks.gather(str(root / f".tmp-step-{step:06d}-{os.getpid()}"))[0])  # rank 0's
     weights = _full_weights(model) if sharded else dict(model.named_parameters())
-    bad = [name for name, p in weights.items() if not bool(torch.isfinite(p).all())] if ranks.main else []
-    if bad:
-        raise CheckpointError(f"step {step}: weights are not finite ({', '.join(bad[:3])}); no checkpoint written")
-    try:
+
+    def prepare() -> None:
+        bad = [name for name, p in weights.items() if not bool(torch.isfinite(p).all())]
+        if bad:
+            raise CheckpointError(f"weights are not finite ({', '.join(bad[:3])}); no checkpoint written")
+        for stale in root.glob(".tmp-step-*") if root.is_dir() else []:  # left by a kill mid-save: never complete
+            shutil.rmtree(stale, ignore_errors=True)
+        tmp.mkdir(parents=True)
+
+    def write() -> None:
+        model.save_pretrained(tmp / "model", **({"state_dict": weights} if sharded else {}))
+        tokenizer.save_pretrained(tmp / "model")
+        if not sharded:
+            torch.save(state["optimizer"].state_dict(), tmp / "optimizer.pt")
+        rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        torch.save({"step": step, "extra": extra, "rng": rng}, tmp / "state.pt")
+        read_checkpoint(tmp)  # complete and readable, before anything older goes
+        if final.exists():  # re-saving the same step (e.g. after a resume): replace it whole
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        for old in checkpoint_dirs(root)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    # rank 0 writes the folder, every rank its optimizer shard (FSDP); each part's failure reaches every rank
+    reason = _on_main(ranks, prepare)
+    if reason is None and sharded:
+        reason = next(filter(None, ranks.gather(_failure(lambda: _save_sharded_optimizer(state, tmp)))), None)
+    if reason is None:
+        reason = _on_main(ranks, write)
+    if reason is not None:
         if ranks.main:
-            for stale in root.glob(".tmp-step-*") if root.is_dir() else []:  # left by a kill mid-save: never complete
-                shutil.rmtree(stale, ignore_errors=True)
-            tmp.mkdir(parents=True)
-        if sharded:
-            _save_sharded_optimizer(state, tmp)
-        if ranks.main:
-            model.save_pretrained(tmp / "model", **({"state_dict": weights} if sharded else {}))
-            tokenizer.save_pretrained(tmp / "model")
-            if not sharded:
-                torch.save(state["optimizer"].state_dict(), tmp / "optimizer.pt")
-            rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
-            torch.save({"step": step, "extra": extra, "rng": rng}, tmp / "state.pt")
-            read_checkpoint(tmp)  # complete and readable, before anything older goes
-            if final.exists():  # re-saving the same step (e.g. after a resume): replace it whole
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-    except (OSError, CheckpointError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
+            shutil.rmtree(tmp, ignore_errors=True)
         previous = checkpoint_dirs(root)
         kept = f"the previous checkpoint ({previous[-1].name}) is intact" if previous else "no earlier checkpoint"
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise CheckpointError(
             f"could not write the checkpoint of step {step} in {root}: {reason}",
             f"{kept}; free space or fix the folder, then `curriculum train --resume` the run",
-        ) from None
-    if ranks.main:
-        for old in checkpoint_dirs(root)[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
-    ranks.barrier()  # the checkpoint is complete for every rank
+        )
     return final
+
+
+def _failure(work) -> str | None:
+    """Run `work`; the reason it failed (an OS error, a checkpoint that does not read back, a failed
+    torch.distributed.checkpoint write), or None."""
+    from torch.distributed.checkpoint.api import CheckpointException
+
+    try:
+        work()
+    except (OSError, CheckpointError, CheckpointException) as exc:
+        return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).strip().splitlines()[0]
+    return None
+
+
+def _on_main(ranks: Dist, work) -> str | None:
+    """`work` on rank 0; every rank gets the reason it failed (None: done)."""
+    return ranks.gather(_failure(work) if ranks.main else None)[0]
 
 
 def _full_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -111,14 +132,13 @@ def _save_sharded_optimizer(state: dict, folder: Path) -> None:
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
 
-    ranks, _ = _ranks(state)
-    ranks.barrier()  # rank 0 has made the folder
     dcp.save(get_optimizer_state_dict(state["model"], state["optimizer"]), checkpoint_id=str(folder / "optimizer"))
 
 
 def _load_sharded(path: Path, state: dict, weights: dict[str, torch.Tensor]) -> None:
     """The full weights into the sharded model, each rank's optimizer shard from `optimizer/`."""
     import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.api import CheckpointException
     from torch.distributed.checkpoint.state_dict import (
         StateDictOptions,
         get_optimizer_state_dict,
@@ -127,10 +147,13 @@ def _load_sharded(path: Path, state: dict, weights: dict[str, torch.Tensor]) -> 
     )
 
     model, optimizer = state["model"], state["optimizer"]
+    saved = get_optimizer_state_dict(model, optimizer)
+    try:  # read first, so a shard that does not read leaves the model as it was
+        dcp.load(saved, checkpoint_id=str(path / "optimizer"))
+    except CheckpointException as exc:  # raised on every rank
+        raise CheckpointError(f"{path.name}: the optimizer shards cannot be read ({str(exc).strip()[:300]})") from None
     result = set_model_state_dict(model, weights, options=StateDictOptions(full_state_dict=True, strict=False))
     _check_keys(path, model, result.missing_keys, result.unexpected_keys)
-    saved = get_optimizer_state_dict(model, optimizer)
-    dcp.load(saved, checkpoint_id=str(path / "optimizer"))
     set_optimizer_state_dict(model, optimizer, saved)
 
 
@@ -150,6 +173,8 @@ def read_checkpoint(path: Path) -> dict:
     for name in ("model/config.json", "optimizer/.metadata" if sharded else "optimizer.pt", "state.pt"):
         if not (path / name).is_file():
             raise CheckpointError(f"{path.name}: {name} is missing")
+    if sharded and not any((path / "optimizer").glob("*.distcp")):
+        raise CheckpointError(f"{path.name}: optimizer/ holds no shard (*.distcp)")
     try:
         weights = _read_weights(path / "model")
     except Exception as exc:  # a truncated, zeroed or missing safetensors file raises several kinds of error

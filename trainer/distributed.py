@@ -108,9 +108,11 @@ class Dist:
         """The body on rank 0 first, then on the others (rank 0 may change files the others then read)."""
         if not self.main:
             self.barrier()
-        yield
-        if self.main:
-            self.barrier()
+        try:
+            yield
+        finally:  # also when rank 0 raises: the others then run the body and meet the same error themselves
+            if self.main:
+                self.barrier()
 
     def _device(self) -> torch.device:
         return torch.device("cuda", self.local_rank) if dist.get_backend() == "nccl" else torch.device("cpu")

@@ -97,16 +97,21 @@ def roll_out(
         )
     stats = RolloutStats(
         reward=float(rewards.mean()),
-        response_len=generated / rewards.numel(),
+        response_len=_mean32(generated, rewards.numel()),
         zero_var_frac=float(zero_variance(rewards).float().mean()),
         tasks=tasks,
-        planning_frac=planned / generated if planning is not None else None,
+        planning_frac=_mean32(planned, generated) if planning is not None else None,
     )
     device = rollouts.response_ids.device
     local_adv = advantages[rows].to(device) if rows else advantages[:0].to(device)
     return ScoredRollouts(
         rollouts, rewards, local_adv, [p.task for p in repeated], stats, planning, mine, int(prefill), int(generated)
     )
+
+
+def _mean32(total: float, n: float) -> float:
+    """total / n in float32, as the one-process means of float32 counts were taken (the same stored figure)."""
+    return float(torch.tensor(total, dtype=torch.float32) / torch.tensor(n, dtype=torch.float32))
 
 
 def zero_variance(rewards: torch.Tensor) -> torch.Tensor:

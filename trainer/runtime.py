@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from curriculum.errors import UserError
-from trainer.distributed import Dist, start
+from trainer.distributed import Dist, env_world, start
 
 
 class RuntimeUnavailable(UserError):
@@ -55,10 +55,15 @@ class Runtime:
         return torch.Generator(device=self.device).manual_seed(seed)
 
 
-def make_runtime(device: str = "auto", logit_chunk: int | None = None) -> Runtime:
+def make_runtime(device: str = "auto", logit_chunk: int | None = None, ranks: bool = False) -> Runtime:
     """Pick the device; make CPU kernels deterministic so the same catalog and seed give the same run.
-    `logit_chunk`: `training.logit_chunk`. Under torchrun the process group is started here
-    (`trainer.distributed.start`)."""
+    `logit_chunk`: `training.logit_chunk`. `ranks=True` (the run loop): under torchrun the process group is
+    started here (`trainer.distributed.start`); anything else under torchrun is refused."""
+    world = env_world()
+    if world > 1 and not ranks:
+        raise RuntimeUnavailable(
+            f"WORLD_SIZE={world}: only `curriculum train` runs under torchrun; run this in one process"
+        )
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():

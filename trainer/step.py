@@ -166,7 +166,9 @@ def _passes(
     rl_tokens = ranks.sum([scored.rollouts.response_mask.sum()])[0] if scored is not None else 0.0
     with checkpointing(model):
         if train_rows:
-            with sft_dropout(model, training.dropout, derive_seed(seed, "dropout", step)):
+            # each rank its own masks (one process: the seed as before); dropout runs differ between process counts
+            key = (step,) if ranks.world == 1 else (step, "rank", ranks.rank)
+            with sft_dropout(model, training.dropout, derive_seed(seed, "dropout", *key)):
                 sft = backward_sft(model, fmt, my_rows, d.sft_weighting, mu_of, training, runtime, sft_tokens, scale)
         if rl_tokens:
             rl = backward_rl(model, scored, mu_of, training, runtime, reference, rl_tokens, scale)

@@ -11,6 +11,7 @@ says how). `--list-arms` shows the built-in arms.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.catalog:
         raise UserError("give a catalog file: curriculum experiment CATALOG [--arms A,B] [--seeds N]")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise UserError("an experiment runs in one process (--jobs N for runs side by side); torchrun is for train")
     if args.jobs < 1 or (args.threads is not None and args.threads < 1):
         raise UserError(f"--jobs and --threads must be at least 1, got {args.jobs} and {args.threads}")
     if args.seeds is not None and args.seeds < 1:

@@ -83,11 +83,12 @@ def train(
     `threads`: torch's CPU threads (default: torch's own, the cores). The float rounding of CPU kernels
     depends on it, so a resumed run takes the count its run.json recorded unless `threads` says otherwise."""
     started, display = time.time(), display or Silent()
-    runtime = make_runtime(catalog.training.device, catalog.training.logit_chunk)
+    runtime = make_runtime(catalog.training.device, catalog.training.logit_chunk, ranks=True)
     ranks = runtime.dist
     try:
         if not ranks.main:  # under torchrun only rank 0 shows progress and writes the run folder
             display = Silent()
+        out = Path(ranks.gather(str(out))[0])  # rank 0's folder (a default name holds the time of each rank)
         run = RunDir(out, writes=ranks.main)
         with ranks.main_first():  # rank 0 looks first: the others must not see a folder it has just made
             fresh = not (run.root.exists() and any(run.root.iterdir()))
@@ -104,7 +105,9 @@ def train(
         if note:
             display.line(note)
         try:
-            return _train(catalog, resolved, base_dir, run, display, resume, stop_at, runtime, started)
+            done = _train(catalog, resolved, base_dir, run, display, resume, stop_at, runtime, started)
+            ranks.barrier()  # rank 0 has written the final run.json, which every rank's caller reads
+            return done
         except Exception as exc:  # under torchrun: a collective that failed because another rank did says so
             clear = lost(ranks, exc)
             if clear is None:
@@ -160,6 +163,7 @@ def _train(
         info = run.read_info()
         check_data(info, fingerprint)
         check_ranks(info, ranks.world, t.parallel, display)
+        info["ranks"] = {"world": ranks.world, "parallel": t.parallel} if ranks.world > 1 else None
         if ranks.world > 1:
             with ranks.main_first():  # rank 0 sets unusable checkpoints aside, then every rank loads the same
                 if ranks.main:

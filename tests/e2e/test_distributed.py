@@ -168,6 +168,48 @@ def _resume_in_one_process(out: Path, full: Path) -> None:
     assert max(float((wa[k] - wb[k]).abs().max()) for k in wa) < TOLERANCE
 
 
+def _by_hand(code_or_module: list[str], args: list[str], port: int, **env) -> list:
+    """The two ranks started by hand with torchrun's environment (no launcher to stop the survivor)."""
+    import subprocess
+    import sys
+
+    procs = []
+    for rank in range(WORLD):
+        ranks = {"RANK": str(rank), "WORLD_SIZE": str(WORLD), "LOCAL_RANK": str(rank), "MASTER_PORT": str(port)}
+        full = {**os.environ, **ranks, "MASTER_ADDR": "127.0.0.1", **env}
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, *code_or_module, *args],
+                env=full,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    return procs
+
+
+def test_a_signal_to_one_rank_stops_every_rank_after_the_same_step_with_a_checkpoint(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    args = ["train", str(TINY), "--out", str(out), "--threads", "1", "training.steps=400"]
+    procs = _by_hand(["-m", "curriculum"], args, _free_port(), CURRICULUM_DIST_TIMEOUT="60")
+    for _ in range(600):  # until the run is under way (run.json is written before step 0)
+        if (out / "run.json").exists() or any(p.poll() is not None for p in procs):
+            break
+        time.sleep(0.1)
+    time.sleep(3)
+    procs[1].send_signal(signal.SIGINT)
+    outputs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [130, 130], outputs
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "stopped" and info["stopped_by"] == "SIGINT" and 0 < info["steps"] < 400
+    assert checkpoint_dirs(out / "checkpoints")[-1].name == f"step-{info['steps']:06d}"
+    assert "torchrun --nproc_per_node 2 -m curriculum train --resume" in outputs[0][0]
+
+
 FAILING_RANK = """
 import os, sys
 import curriculum.run.loop as loop
@@ -186,19 +228,12 @@ sys.exit(main(sys.argv[1:]))
 def test_a_failing_rank_takes_the_job_down_with_one_clear_message_each(tmp_path):
     """Two processes started by hand (no launcher to kill the survivor): rank 1 raises at step 2, rank 0 is left
     waiting in a collective and must not hang: it stops with its own one-line reason, exit 2, no traceback."""
-    import subprocess
-    import sys
     import time
 
-    port, out, procs = _free_port(), tmp_path / "run", []
+    out = tmp_path / "run"
     args = ["train", str(TINY), "--out", str(out), "--threads", "1", *SETTINGS]
     started = time.time()
-    for rank in range(WORLD):
-        env = {**os.environ, "RANK": str(rank), "WORLD_SIZE": str(WORLD), "LOCAL_RANK": str(rank)}
-        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), CURRICULUM_DIST_TIMEOUT="60")
-        procs.append(
-            subprocess.Popen([sys.executable, "-c", FAILING_RANK, *args], env=env, stderr=subprocess.PIPE, text=True)
-        )
+    procs = _by_hand(["-c", FAILING_RANK], args, _free_port(), CURRICULUM_DIST_TIMEOUT="60")
     errors = [p.communicate(timeout=240)[1] for p in procs]
     seconds = time.time() - started
     assert [p.returncode for p in procs] == [2, 2]
