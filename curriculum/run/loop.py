@@ -87,7 +87,10 @@ def train(
     ranks = runtime.dist
     try:
         if not ranks.main:  # under torchrun only rank 0 shows progress and writes the run folder
+            from transformers.utils import logging as hf_logging
+
             display = Silent()
+            hf_logging.disable_progress_bar()  # transformers' own bars (loading weights) too
         out = Path(ranks.gather(str(out))[0])  # rank 0's folder (a default name holds the time of each rank)
         run = RunDir(out, writes=ranks.main)
         with ranks.main_first():  # rank 0 looks first: the others must not see a folder it has just made
