@@ -23,8 +23,13 @@ one closing pass (a single token through the wrapped model, weighted 0) makes ev
 point. Both wrappers average over ranks; the passes are weighted by N so the result is the sum the global
 token normalization asks for.
 
+The closing pass assumes that one token through the model reaches every parameter, as in a dense decoder; a
+model with conditional parts (mixture-of-experts) would need DDP's unused-parameter search and equal FSDP
+reductions, not built.
+
 Collectives time out after `CURRICULUM_DIST_TIMEOUT` seconds (default 600): a rank that stops answering fails
-the job instead of hanging it. A rank that raises exits, and torchrun stops the others.
+the job instead of hanging it. A rank that raises exits with its message; on the others the failed collective
+becomes `RankLost` (`lost`), one clear message each, and torchrun stops the job.
 """
 
 from __future__ import annotations
