@@ -100,10 +100,6 @@ class Dist:
                 out[k] = item
         return out
 
-    def any(self, flag: bool) -> bool:
-        """Whether `flag` holds on any rank."""
-        return self.sum([1.0 if flag else 0.0])[0] > 0
-
     def barrier(self) -> None:
         if self.world > 1:
             dist.barrier()

@@ -33,8 +33,8 @@ class ScoredRollouts:
     advantages: torch.Tensor  # (N,) of this rank's rows
     tasks: list[str]  # (N,) the task of each row
     stats: RolloutStats  # over every prompt of the step
+    groups: list[int]  # the step's prompt index of each of this rank's groups
     planning: torch.Tensor | None = None  # (N, R) planning tokens, for HICRA
-    groups: list[int] | None = None  # the step's prompt index of each of this rank's groups (None: 0..P-1)
     prefill_tokens: int = 0  # prompt tokens decoded by every rank (each rollout's prompt counted)
     generated_tokens: int = 0  # tokens sampled by every rank
 
@@ -102,10 +102,9 @@ def roll_out(
         tasks=tasks,
         planning_frac=_mean32(planned, generated) if planning is not None else None,
     )
-    device = rollouts.response_ids.device
-    local_adv = advantages[rows].to(device) if rows else advantages[:0].to(device)
+    local = advantages[rows].to(rollouts.response_ids.device)  # this rank's rows (none: empty)
     return ScoredRollouts(
-        rollouts, rewards, local_adv, [p.task for p in repeated], stats, planning, mine, int(prefill), int(generated)
+        rollouts, rewards, local, [p.task for p in repeated], stats, mine, planning, int(prefill), int(generated)
     )
 
 
@@ -139,8 +138,7 @@ def groups_to_drop(prompts: list[RLPrompt], rewards: torch.Tensor, gated: list[b
 
 def keep_groups(scored: ScoredRollouts, keep: list[bool], G: int) -> ScoredRollouts:
     """The rows of the prompts with `keep[k]` (k: the step's prompt index; each prompt's G rows are adjacent)."""
-    groups = scored.groups if scored.groups is not None else list(range(len(scored.tasks) // G))
-    rows = [i for i in range(len(scored.tasks)) if keep[groups[i // G]]]
+    rows = [i for i in range(len(scored.tasks)) if keep[scored.groups[i // G]]]
     r = scored.rollouts
     index = torch.tensor(rows, dtype=torch.long, device=r.response_ids.device)
     fields = (r.prompt_ids, r.prompt_mask, r.response_ids, r.response_mask, r.logprobs, r.entropy)
@@ -150,8 +148,8 @@ def keep_groups(scored: ScoredRollouts, keep: list[bool], G: int) -> ScoredRollo
         scored.advantages.index_select(0, index),
         [scored.tasks[i] for i in rows],
         scored.stats,
+        [k for k in scored.groups if keep[k]],
         scored.planning.index_select(0, index) if scored.planning is not None else None,
-        [k for k in groups if keep[k]],
         scored.prefill_tokens,
         scored.generated_tokens,
     )

@@ -34,7 +34,7 @@ from curriculum.records import Decision, RLLossStats, StepRecord
 from curriculum.seeding import derive_seed
 from trainer.batch import Batch, SFTRow
 from trainer.config import TrainingSpec
-from trainer.distributed import Dist
+from trainer.distributed import Dist, Replicas
 from trainer.losses import grpo_loss, sft_loss
 from trainer.model import Formatter
 from trainer.rl import ScoredRollouts, gated_prompts, groups_to_drop, keep_groups, roll_out, zero_variance
@@ -82,7 +82,9 @@ def train_step(
         group["lr"] = lr_at(step, training)
     optimizer.zero_grad(set_to_none=True)
     with replicas.full_weights() if replicas is not None else contextlib.nullcontext():
-        scored, gated, mu_of, train_rows, sft, rl = _passes(state, batch, fmt, training, runtime, seed, reference)
+        scored, gated, mu_of, train_rows, sft, rl = _passes(
+            state, batch, fmt, training, runtime, seed, reference, replicas
+        )
     sft, rl = _summed(ranks, sft), _summed(ranks, rl)
     max_norm = training.grad_clip if training.grad_clip is not None else float("inf")
     grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))  # the same on every rank
@@ -135,11 +137,11 @@ def _passes(
     runtime: Runtime,
     seed: int,
     reference: torch.nn.Module | None,
+    replicas: Replicas | None,
 ) -> tuple:
     """The step's rollouts and backward passes on this rank, its gradients summed over the ranks at the end:
     (scored rollouts, gated prompts, mu_of, the step's SFT rows, this rank's SFT part, its RL part)."""
     model, d, step, ranks = state["model"], batch.decision, state["step"], runtime.dist
-    replicas = state.get("replicas")
     scale = replicas.scale if replicas is not None else 1.0
     model.eval()  # no dropout: rollouts and the RL forward must see the model the sampler saw
     G = training.rollout.group_size

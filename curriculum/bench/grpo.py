@@ -48,12 +48,14 @@ from curriculum.bench.sides import (
     TASKS,
     Result,
     alternate,
+    bare_update,
     bench_catalog,
     plain_torch,
     print_table,
     project_steps,
     step_batches,
     trl_clock,
+    trl_settings,
 )
 from curriculum.catalog import Catalog
 from curriculum.run.setup import load_tasks
@@ -116,12 +118,7 @@ def bare_side(catalog: Catalog, prompts: list[list[RLPrompt]], warmup: int, step
         m = c_mask.float()
         loss = -((adv[:, None] * torch.exp(logp - logp.detach())) * m).sum() / m.sum()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), catalog.training.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if step >= warmup:
-            out.seconds.append(time.perf_counter() - started)
-            out.lengths.append(float(m.sum(1).mean()))
+        bare_update(model, optimizer, catalog, out, step, warmup, started, float(m.sum(1).mean()))
     return out
 
 
@@ -152,7 +149,7 @@ def trl_side(
         return [float(graders[p]([c])[0]) for p, c in zip(prompts, completions)]
 
     config = GRPOConfig(
-        output_dir=str(folder / "trl"),
+        **trl_settings(catalog, folder, warmup, steps, checkpointing),
         per_device_train_batch_size=len(prompts[0]) * G,
         num_generations=G,
         steps_per_generation=1,
@@ -162,25 +159,10 @@ def trl_side(
         temperature=1.0,
         top_k=0,
         top_p=1.0,
-        learning_rate=catalog.training.lr,
-        lr_scheduler_type="constant",
-        warmup_steps=0,
-        weight_decay=0.0,
-        max_grad_norm=catalog.training.grad_clip,
         beta=0.0,
         loss_type="dapo",
         scale_rewards="group",
-        max_steps=warmup + steps + 1,
-        shuffle_dataset=False,
-        logging_steps=10_000,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        bf16=False,
         disable_dropout=True,
-        gradient_checkpointing=checkpointing,  # TRL's default is on; the project and the bare loop do not recompute
-        dataloader_num_workers=0,
-        seed=catalog.seed,
     )
     trainer = GRPOTrainer(
         model=model,

@@ -33,12 +33,14 @@ from curriculum.bench.sides import (
     TASKS,
     Result,
     alternate,
+    bare_update,
     bench_catalog,
     plain_torch,
     print_table,
     project_steps,
     step_batches,
     trl_clock,
+    trl_settings,
 )
 from curriculum.catalog import Catalog
 from curriculum.run.setup import load_tasks
@@ -68,12 +70,7 @@ def bare_side(catalog: Catalog, rows: list[list[SFTRow]], warmup: int, steps: in
         logp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
         loss = -(logp * labels).sum() / labels.sum()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), catalog.training.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if step >= warmup:
-            out.seconds.append(time.perf_counter() - started)
-            out.lengths.append(float(labels.sum(1).mean()))
+        bare_update(model, optimizer, catalog, out, step, warmup, started, float(labels.sum(1).mean()))
     return out
 
 
@@ -94,27 +91,12 @@ def trl_side(
     out, lengths = Result(), [sum(len(r.completion_ids) for r in step) / len(step) for step in rows]
 
     config = SFTConfig(
-        output_dir=str(folder / "trl"),
+        **trl_settings(catalog, folder, warmup, steps, checkpointing),
         per_device_train_batch_size=len(rows[0]),
         gradient_accumulation_steps=1,
-        learning_rate=catalog.training.lr,
-        lr_scheduler_type="constant",
-        warmup_steps=0,
-        weight_decay=0.0,
-        max_grad_norm=catalog.training.grad_clip,
-        max_steps=warmup + steps + 1,
         completion_only_loss=True,
         packing=False,
-        shuffle_dataset=False,
         max_length=None,
-        logging_steps=10_000,
-        save_strategy="no",
-        report_to="none",
-        use_cpu=True,
-        bf16=False,
-        gradient_checkpointing=checkpointing,
-        dataloader_num_workers=0,
-        seed=catalog.seed,
     )
     trainer = SFTTrainer(
         model=model,

@@ -149,6 +149,44 @@ def alternate(
     return results
 
 
+def bare_update(
+    model: torch.nn.Module, optimizer: Any, catalog: Catalog, out: Result, step: int, warmup: int, started: float,
+    length: float,
+) -> None:  # fmt: skip
+    """A bare loop's step after its backward: clip, AdamW, and past the warmup the step's time and mean completion
+    length."""
+    torch.nn.utils.clip_grad_norm_(model.parameters(), catalog.training.grad_clip)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    if step >= warmup:
+        out.seconds.append(time.perf_counter() - started)
+        out.lengths.append(length)
+
+
+def trl_settings(catalog: Catalog, folder: Path, warmup: int, steps: int, checkpointing: bool) -> dict[str, Any]:
+    """What TRL's GRPO and SFT configs share: the project's learning rate and clip, constant, no warmup or weight
+    decay; as many steps as the rounds time (plus one); CPU in float32; no shuffling, logging or saving.
+    `checkpointing`: TRL's default gradient checkpointing (the project and the bare loop do not recompute)."""
+    return dict(
+        output_dir=str(folder / "trl"),
+        learning_rate=catalog.training.lr,
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        weight_decay=0.0,
+        max_grad_norm=catalog.training.grad_clip,
+        max_steps=warmup + steps + 1,
+        shuffle_dataset=False,
+        logging_steps=10_000,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        bf16=False,
+        gradient_checkpointing=checkpointing,
+        dataloader_num_workers=0,
+        seed=catalog.seed,
+    )
+
+
 def plain_torch() -> None:
     """The bare loop and TRL run as torch comes: no deterministic algorithms (the project's runtime turns them
     on for its own side; its cost is part of the project's figure)."""

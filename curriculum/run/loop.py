@@ -166,7 +166,6 @@ def _train(
         info = run.read_info()
         check_data(info, fingerprint)
         check_ranks(info, ranks.world, t.parallel, display)
-        info["ranks"] = {"world": ranks.world, "parallel": t.parallel} if ranks.world > 1 else None
         if ranks.world > 1:
             with ranks.main_first():  # rank 0 sets unusable checkpoints aside, then every rank loads the same
                 if ranks.main:
@@ -184,8 +183,9 @@ def _train(
         measurements, ledger = Measurements(), Ledger(params)
         weights = str(next(iter(model.parameters())).dtype).removeprefix("torch.")
         info = _start(run, resolved, planned, writer.tasks, runtime, base_dir, fingerprint, weights)
-        if ranks.world > 1:
-            info["ranks"] = {"world": ranks.world, "parallel": t.parallel}
+    info.pop("ranks", None)  # the processes this part of the run trains on (under torchrun)
+    if ranks.world > 1:
+        info["ranks"] = {"world": ranks.world, "parallel": t.parallel}
     info["status"] = "running"
     info.pop("error", None)  # a resumed run that had failed
     info.pop("stopped_by", None)
